@@ -1,0 +1,110 @@
+"""Project configuration: JSON-schema validation with defaults, and the checks that must pass before
+any heavy job starts (text files, template, model names). Errors name the key or file at fault."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The config cannot be used; the message names the key and what to change."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _validator_with_defaults(schema):
+    from jsonschema import Draft202012Validator, validators
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    return cls(schema)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = _key(error.absolute_path)
+        keys = ", ".join(f"'{where + '.' if error.absolute_path else ''}{k}'" for k in extra)
+        return f"unknown config key {keys}; allowed here: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"config is missing the key {error.message.split(' ')[0]} (at {_key(error.absolute_path)})"
+    return f"config key '{_key(error.absolute_path)}': {error.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated copy of `config` with every default filled in; raise ConfigError otherwise."""
+    config = copy.deepcopy(dict(config))
+    validator = _validator_with_defaults(schema or load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
+    search = config["search"]
+    if search["crop_min"] > search["crop_max"]:
+        raise ConfigError(
+            f"config key 'search.crop_min' ({search['crop_min']}) is larger than 'search.crop_max' "
+            f"({search['crop_max']})"
+        )
+    return config
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read config file '{path}': {err}") from None
+    return validate_config(raw)
+
+
+def check_text_settings(config: dict) -> None:
+    """Settings of text splitting that only code can check (the schema cannot)."""
+    from pysbd.languages import LANGUAGE_CODES
+
+    from .text import check_template
+
+    if config["text"]["language"] not in LANGUAGE_CODES:
+        raise ConfigError(
+            f"config key 'text.language': '{config['text']['language']}' is not a language pysbd splits "
+            f"(known: {', '.join(sorted(LANGUAGE_CODES))})"
+        )
+    check_template(config["text"]["template"])
+
+
+def project_prompts(config: dict) -> dict:
+    """name -> list of Prompt for every text of the project (raises TextError naming the file)."""
+    from .text import make_prompts
+
+    check_text_settings(config)
+    t = config["text"]
+    return {
+        name: make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
+                           seed=config["seed"])
+        for name, path in config["texts"].items()
+    }
+
+
+def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:
+    """Check that the configured models can be resolved; local paths in `buildable` are made by a rule."""
+    from .models import check_clip_spec, check_generator_spec
+
+    if config["generator"]["model"] not in buildable:
+        check_generator_spec(config["generator"]["model"])
+    if config["clip"]["model"] not in buildable:
+        check_clip_spec(config["clip"]["model"], config["clip"]["pretrained"])

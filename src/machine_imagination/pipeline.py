@@ -1,0 +1,154 @@
+"""The pipeline's jobs as functions: what each Snakemake script calls (and what tests can call directly).
+
+Each job takes the validated config and explicit paths, loads what it needs once, and writes its
+outputs atomically. Every output records what made it (settings, seed, models, package versions).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .latents import atomic_write_bytes, load_latents, package_versions, save_latents
+
+
+def reproducible_torch(threads: int | None = None) -> None:
+    """Make torch deterministic (same inputs, same device -> same bits) before any GPU work starts."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def search_provenance(config: dict) -> dict:
+    """The settings that determine a search's result, plus package versions, for the outputs' metadata."""
+    return {
+        "settings": {key: config[key] for key in ("seed", "text", "generator", "clip", "search")},
+        "packages": package_versions(),
+    }
+
+
+def write_prompts(config: dict, text_name: str, path) -> list:
+    """Split one text, fit each prompt to CLIP's context and write `prompts.tsv`."""
+    from .config import project_prompts
+    from .models import load_tokenizer
+    from .text import fit_prompt, write_prompts_tsv
+
+    prompts = project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
+    tokenizer = load_tokenizer(config["clip"]["model"])
+    fits = [fit_prompt(tokenizer, p.prompt) for p in prompts]
+    write_prompts_tsv(prompts, fits, path)
+    for p, f in zip(prompts, fits):
+        if f.truncated:
+            print(f"sentence {p.index}: prompt needs {f.tokens} tokens, more than CLIP's "
+                  f"{tokenizer.context_length}; CLIP sees only: {f.clip_prompt!r}")
+    return prompts
+
+
+def save_png(image_hwc: np.ndarray, path) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image_hwc).save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def search_job(config: dict, *, text_name: str, index: int, sentence: str, prompt: str, seed: int,
+               latents_path, image_path, threads: int = 1, log=print) -> dict:
+    """Search one sentence's latents and write `latents/<index>.npz` and `images/<index>.png`."""
+    reproducible_torch(threads)
+    from .models import load_clip, load_generator, select_device
+    from .search import SearchSettings, search_prompt
+    from .text import fit_prompt
+    from .walk import render_still
+
+    device = select_device(config["search"]["device"])
+    generator = load_generator(config["generator"]["model"], device)
+    clip = load_clip(config["clip"]["model"], config["clip"]["pretrained"], device)
+    fit = fit_prompt(clip.tokenizer, prompt)
+    if fit.truncated:
+        log(f"prompt needs {fit.tokens} tokens; CLIP sees only: {fit.clip_prompt!r}")
+    settings = SearchSettings.from_config(config)
+    log(f"searching sentence {index} of '{text_name}' on {device}: {prompt!r} (seed {seed})")
+    result = search_prompt(prompt, seed=seed, generator=generator, clip=clip, settings=settings, log=log)
+    record = {
+        "noise": result.noise,
+        "class_logits": result.class_logits,
+        "truncation": np.float64(settings.truncation),
+        "loss": np.float64(result.loss),
+        "similarity": np.float64(result.similarity),
+        "best_iteration": np.int64(result.iteration),
+        "index": np.int64(index),
+        "text": text_name,
+        "sentence": sentence,
+        "prompt": prompt,
+        "clip_prompt": fit.clip_prompt,
+        "prompt_truncated": np.bool_(fit.truncated),
+        "seed": np.int64(seed),
+        "generator": generator.name,
+        "clip": clip.name,
+        "provenance": search_provenance(config),
+        **{f"history_{key}": value for key, value in result.history.items()},
+    }
+    save_latents(latents_path, record)
+    save_png(render_still(generator, record, None), image_path)
+    log(f"best loss {result.loss:.4f}, CLIP similarity {result.similarity:.4f} (iteration {result.iteration + 1})")
+    return record
+
+
+def segment_job(config: dict, *, latents_path, next_latents_path, caption: str, segment_path,
+                threads: int = 1) -> int:
+    """Render and encode one film segment: sentence image held with its caption, then the transition."""
+    reproducible_torch(threads)
+    from .film import CaptionStyle, Encoding, render_segment
+    from .models import load_generator, select_device
+
+    film = config["film"]
+    generator = load_generator(config["generator"]["model"], select_device(film["device"]))
+    current = load_latents(latents_path)
+    following = load_latents(next_latents_path) if next_latents_path else None
+    return render_segment(generator, current, following, caption, segment_path, hold=film["hold"],
+                          steps=film["steps"], size=film["size"], batch=film["render_batch"],
+                          style=CaptionStyle.from_config(config), encoding=Encoding.from_config(config))
+
+
+def subtitles_job(config: dict, captions: list[str], path) -> None:
+    from .film import write_srt
+    from .walk import FramePlan
+
+    film = config["film"]
+    write_srt(captions, FramePlan(len(captions), film["hold"], film["steps"], film["fps"]), path)
+
+
+def film_job(config: dict, segments: list, film_path, record_path) -> None:
+    """Join the segments into `film.mp4` and record what made it next to it."""
+    from .film import concat_segments
+    from .walk import FramePlan
+
+    concat_segments(segments, film_path)
+    film = config["film"]
+    plan = FramePlan(len(segments), film["hold"], film["steps"], film["fps"])
+    record = {
+        "frames": plan.total_frames,
+        "fps": plan.fps,
+        "seconds": plan.total_frames / plan.fps,
+        "film": film,
+        **search_provenance(config),
+    }
+    atomic_write_bytes(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+def tiny_models_job(generator_dir, clip_dir, seed: int = 0) -> None:
+    from .tiny_models import write_tiny_clip, write_tiny_generator
+
+    reproducible_torch(1)
+    write_tiny_generator(generator_dir, seed)
+    write_tiny_clip(clip_dir, seed)
+

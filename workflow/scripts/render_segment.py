@@ -1,0 +1,20 @@
+"""Snakemake script: render and encode one film segment."""
+import sys
+
+from machine_imagination.pipeline import segment_job
+
+# The last segment has no following sentence: its next_latents input is an empty list.
+following = snakemake.input.next_latents
+following = following if isinstance(following, str) else (following[0] if following else None)
+
+with open(snakemake.log[0], "w", buffering=1) as log:
+    sys.stdout = sys.stderr = log
+    frames = segment_job(
+        snakemake.config,
+        latents_path=snakemake.input.latents,
+        next_latents_path=following,
+        caption=snakemake.params.caption,
+        segment_path=snakemake.output[0],
+        threads=snakemake.threads,
+    )
+    print(f"{frames} frames written to {snakemake.output[0]}")

@@ -1,0 +1,18 @@
+"""Snakemake script: search one sentence's latents."""
+import sys
+
+from machine_imagination.pipeline import search_job
+
+with open(snakemake.log[0], "w", buffering=1) as log:
+    sys.stdout = sys.stderr = log
+    search_job(
+        snakemake.config,
+        text_name=snakemake.wildcards.text,
+        index=int(snakemake.wildcards.index),
+        sentence=snakemake.params.sentence,
+        prompt=snakemake.params.prompt,
+        seed=snakemake.params.seed,
+        latents_path=snakemake.output.latents,
+        image_path=snakemake.output.image,
+        threads=snakemake.threads,
+    )
