@@ -89,15 +89,18 @@ def check_text_settings(config: dict) -> None:
 
 def project_prompts(config: dict) -> dict:
     """name -> list of Prompt for every text of the project (raises TextError naming the file)."""
-    from .text import make_prompts
+    from .text import TextError, make_prompts
 
     check_text_settings(config)
     t = config["text"]
-    return {
-        name: make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
-                           seed=config["seed"])
-        for name, path in config["texts"].items()
-    }
+    prompts = {}
+    for name, path in config["texts"].items():
+        try:
+            prompts[name] = make_prompts(path, split=t["split"], language=t["language"],
+                                         template=t["template"], seed=config["seed"])
+        except TextError as err:
+            raise TextError(f"texts.{name}: {err}") from None
+    return prompts
 
 
 def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:

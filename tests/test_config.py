@@ -1,0 +1,91 @@
+import re
+
+import pytest
+import yaml
+
+from conftest import REPO
+from machine_imagination.config import ConfigError, check_text_settings, load_config, load_schema, validate_config
+
+
+def test_shipped_configs_are_valid():
+    default = load_config(REPO / "config" / "config.yaml")
+    offline = load_config(REPO / "config" / "offline.yaml")
+    assert default["generator"]["model"].startswith("biggan-deep-")
+    assert (default["clip"]["model"], default["clip"]["pretrained"]) == ("ViT-B-32", "openai")
+    assert offline["texts"] == default["texts"]
+
+
+def test_defaults_are_the_workshop_notebook_settings():
+    config = validate_config({"texts": {"t": "t.txt"}})
+    search = config["search"]
+    assert (search["population"], search["sigma0"], search["crops"], search["iterations"]) == (50, 0.5, 64, 50)
+    assert (search["crop_min"], search["crop_max"], search["covariance"], search["active"]) == (0.7, 0.98, "full", True)
+    film = config["film"]
+    assert (film["fps"], film["hold"], film["steps"]) == (30, 30, 90)
+    assert config["generator"]["truncation"] == 1.0
+
+
+def test_validation_does_not_modify_its_input():
+    raw = {"texts": {"t": "t.txt"}}
+    validate_config(raw)
+    assert raw == {"texts": {"t": "t.txt"}}
+
+
+def test_misspelled_key_is_named():
+    with pytest.raises(ConfigError, match=r"unknown config key 'search.iteratons'"):
+        validate_config({"texts": {"t": "t.txt"}, "search": {"iteratons": 5}})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match=r"config key 'search.iterations': 'fifty' is not of type 'integer'"):
+        validate_config({"texts": {"t": "t.txt"}, "search": {"iterations": "fifty"}})
+
+
+def test_missing_texts_and_bad_text_name():
+    with pytest.raises(ConfigError, match="missing the key 'texts'"):
+        validate_config({})
+    with pytest.raises(ConfigError, match="config key 'texts'"):
+        validate_config({"texts": {"has space": "t.txt"}})
+
+
+def test_crop_range_must_be_ordered():
+    with pytest.raises(ConfigError, match="search.crop_min"):
+        validate_config({"texts": {"t": "t.txt"}, "search": {"crop_min": 0.9, "crop_max": 0.8}})
+
+
+def test_unknown_language_and_bad_template_are_named():
+    config = validate_config({"texts": {"t": "t.txt"}, "text": {"language": "xx"}})
+    with pytest.raises(ConfigError, match="text.language"):
+        check_text_settings(config)
+    config = validate_config({"texts": {"t": "t.txt"}, "text": {"template": "a painting"}})
+    with pytest.raises(ValueError, match="text.template"):
+        check_text_settings(config)
+
+
+def _schema_keys(schema, prefix=""):
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{prefix}{name}"
+        yield key
+        yield from _schema_keys(sub, key + ".")
+
+
+def test_every_key_is_documented_in_config_readme():
+    readme = (REPO / "config" / "README.md").read_text()
+    documented = set(re.findall(r"^\|\s*`([a-z0-9_.]+)`", readme, flags=re.M))
+    keys = set(_schema_keys(load_schema()))
+    assert keys - documented == set(), "undocumented config keys"
+    assert documented - keys == set(), "documented keys that do not exist"
+
+
+def test_every_key_appears_in_the_default_config():
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+    def has(config, key):
+        for part in key.split("."):
+            if not isinstance(config, dict) or part not in config:
+                return False
+            config = config[part]
+        return True
+
+    keys = [k for k in _schema_keys(load_schema()) if not k.startswith("texts.")]
+    assert [k for k in keys if not has(default, k)] == []

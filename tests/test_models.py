@@ -1,0 +1,140 @@
+import pytest
+import torch
+
+from machine_imagination import models
+from machine_imagination.models import (
+    CheckpointMismatchError,
+    ModelError,
+    ModelUnavailableError,
+    check_clip_spec,
+    check_generator_spec,
+    load_clip,
+    load_generator,
+)
+
+
+def test_tiny_generator_loads_from_the_real_directory_format(tiny_models, generator):
+    assert sorted(p.name for p in tiny_models[0].iterdir()) == ["config.json", "pytorch_model.bin"]
+    assert (generator.z_dim, generator.num_classes, generator.resolution) == (128, 1000, 128)
+    with torch.inference_mode():
+        images = generator.render(torch.randn(3, 128) * 0.5, torch.rand(3, 1000), 1.0)
+    assert images.shape == (3, 3, 128, 128)
+    assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+    assert images.std() > 0.05, "the tiny generator should make visible patterns, not a flat image"
+
+
+def test_render_clamps_noise_to_twice_the_truncation(generator):
+    with torch.inference_mode():
+        z = torch.full((1, 128), 0.5)
+        big = torch.full((1, 128), 5.0)
+        logits = torch.zeros(1, 1000)
+        assert torch.equal(generator.render(big, logits, 0.4), generator.render(z * 1.6, logits, 0.4))
+
+
+def test_tiny_models_are_deterministic(tmp_path, tiny_models):
+    from machine_imagination.pipeline import tiny_models_job
+
+    tiny_models_job(tmp_path / "g", tmp_path / "c")
+    for name, directory in (("g", tiny_models[0]), ("c", tiny_models[1])):
+        for file in directory.iterdir():
+            a = torch.load(file, weights_only=True) if file.suffix == ".bin" else file.read_text()
+            b = (torch.load(tmp_path / name / file.name, weights_only=True) if file.suffix == ".bin"
+                 else (tmp_path / name / file.name).read_text())
+            if isinstance(a, dict):
+                assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+            else:
+                assert a == b
+
+
+def _copy_generator(tiny_models, tmp_path, edit):
+    directory = tmp_path / "edited"
+    directory.mkdir()
+    (directory / "config.json").write_text((tiny_models[0] / "config.json").read_text())
+    state = torch.load(tiny_models[0] / "pytorch_model.bin", weights_only=True)
+    edit(state)
+    torch.save(state, directory / "pytorch_model.bin")
+    return str(directory)
+
+
+def test_generator_with_missing_keys_is_refused(tiny_models, tmp_path):
+    path = _copy_generator(tiny_models, tmp_path, lambda s: s.pop("embeddings.weight"))
+    with pytest.raises(CheckpointMismatchError, match=r"missing keys \[embeddings.weight\]"):
+        load_generator(path)
+
+
+def test_generator_with_unexpected_keys_is_refused(tiny_models, tmp_path):
+    path = _copy_generator(tiny_models, tmp_path, lambda s: s.__setitem__("extra.weight", torch.zeros(1)))
+    with pytest.raises(CheckpointMismatchError, match=r"unexpected keys \[extra.weight\]"):
+        load_generator(path)
+
+
+def test_unknown_generator_name_says_what_is_accepted(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="biggan-deep-1024.*neither a known BigGAN name.*config.json"):
+        check_generator_spec("biggan-deep-1024")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    with pytest.raises(ModelUnavailableError, match="lacks pytorch_model.bin"):
+        check_generator_spec(str(tmp_path / "half"))
+
+
+def test_named_generator_offline_gives_one_clear_error(monkeypatch):
+    import pytorch_pretrained_biggan.file_utils as file_utils
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(file_utils, "cached_path", offline)
+    with pytest.raises(ModelUnavailableError, match="biggan-deep-256.*place a directory holding BigGAN's config.json"):
+        load_generator("biggan-deep-256")
+
+
+def test_tiny_clip_loads_from_open_clip_local_dir(tiny_models, clip):
+    assert clip.image_size == 64
+    with torch.inference_mode():
+        text = clip.encode_text(["a red fox", "a blue whale"])
+        images = clip.encode_images(torch.rand(2, 3, 64, 64))
+    assert text.shape == images.shape == (2, 64)
+    assert torch.allclose(text.norm(dim=-1), torch.ones(2), atol=1e-5)
+
+
+def test_clip_checkpoint_mismatch_is_refused(tiny_models, tmp_path):
+    directory = tmp_path / "clip"
+    directory.mkdir()
+    (directory / "open_clip_config.json").write_text((tiny_models[1] / "open_clip_config.json").read_text())
+    state = torch.load(tiny_models[1] / "open_clip_pytorch_model.bin", weights_only=True)
+    state.pop("text_projection")
+    torch.save(state, directory / "open_clip_pytorch_model.bin")
+    with pytest.raises(CheckpointMismatchError, match="text_projection"):
+        load_clip(str(directory), None)
+
+
+def test_unknown_clip_name_and_tag_are_named():
+    with pytest.raises(ModelError, match="unknown open_clip model 'ViT-Q-99'"):
+        check_clip_spec("ViT-Q-99", "openai")
+    with pytest.raises(ModelError, match="'openia' is not a pretrained tag of 'ViT-B-32'.*openai"):
+        check_clip_spec("ViT-B-32", "openia")
+    check_clip_spec("ViT-B-32", "openai")  # known: fine without downloading anything
+
+
+def test_missing_clip_directory_says_how_to_place_files(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="open_clip_config.json.*HF_HOME"):
+        check_clip_spec(str(tmp_path / "nowhere"), None)
+
+
+def test_named_clip_offline_gives_one_clear_error(monkeypatch):
+    import open_clip
+
+    def offline(*args, **kwargs):  # what open_clip raises when the hub cannot be reached
+        raise RuntimeError("Failed to download weights for tag 'openai': connection refused")
+
+    monkeypatch.setattr(open_clip, "create_model", offline)
+    with pytest.raises(ModelUnavailableError, match="could not fetch CLIP 'ViT-B-32'.*HF_HUB_OFFLINE"):
+        load_clip("ViT-B-32", "openai")
+
+
+def test_select_device():
+    assert models.select_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="no CUDA GPU"):
+            models.select_device("cuda")
+        assert models.select_device("auto").type == "cpu"

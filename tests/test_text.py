@@ -1,0 +1,109 @@
+import pytest
+
+from machine_imagination.text import (
+    TextError,
+    check_template,
+    fit_prompt,
+    make_prompts,
+    read_prompts_tsv,
+    read_text,
+    sentence_seed,
+    split_text,
+    write_prompts_tsv,
+)
+
+
+def write(tmp_path, data: bytes, name="t.txt"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_sentences_are_split_within_paragraphs_and_hard_wraps_are_joined():
+    text = "Mr. Smith went to\nWashington. He said hi!\n\nA new paragraph starts here.\n***\n"
+    assert split_text(text) == ["Mr. Smith went to Washington.", "He said hi!", "A new paragraph starts here."]
+
+
+def test_lines_mode_keeps_each_non_empty_line():
+    poem = "The fog comes\non little cat feet.\n\n  \nIt sits looking\n"
+    assert split_text(poem, "lines") == ["The fog comes", "on little cat feet.", "It sits looking"]
+
+
+def test_windows_and_mac_line_endings_are_normalised(tmp_path):
+    unix = write(tmp_path, b"One line.\nTwo lines.\n\nThird.\n", "unix.txt")
+    windows = write(tmp_path, b"One line.\r\nTwo lines.\r\n\r\nThird.\r\n", "win.txt")
+    mac = write(tmp_path, b"One line.\rTwo lines.\r\rThird.\r", "mac.txt")
+    expected = [p.sentence for p in make_prompts(unix, split="lines")]
+    assert [p.sentence for p in make_prompts(windows, split="lines")] == expected
+    assert [p.sentence for p in make_prompts(mac, split="lines")] == expected
+    assert "\r" not in read_text(windows)
+
+
+def test_byte_order_mark_is_dropped(tmp_path):
+    path = write(tmp_path, "\ufeffHello there.".encode("utf-8"))
+    assert make_prompts(path)[0].sentence == "Hello there."
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(TextError, match="nope.txt.*does not exist"):
+        make_prompts(tmp_path / "nope.txt")
+
+
+def test_non_utf8_file_is_named_with_the_line(tmp_path):
+    path = write(tmp_path, "First line.\nCaf\u00e9 au lait.\n".encode("latin-1"), "latin.txt")
+    with pytest.raises(TextError, match=r"latin.txt' is not UTF-8 \(byte 0xe9 at line 2\)"):
+        make_prompts(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\n\t\n", b"*** --- ...\n"])
+def test_file_without_sentences_is_refused(tmp_path, content):
+    path = write(tmp_path, content, "empty.txt")
+    with pytest.raises(TextError, match="empty.txt' contains no sentence"):
+        make_prompts(path)
+
+
+def test_template_is_applied_and_checked(tmp_path):
+    path = write(tmp_path, b"A red fox. A blue whale.")
+    prompts = make_prompts(path, template="a painting of {sentence}")
+    assert [p.prompt for p in prompts] == ["a painting of A red fox.", "a painting of A blue whale."]
+    assert [p.sentence for p in prompts] == ["A red fox.", "A blue whale."]
+    with pytest.raises(TextError, match="does not contain {sentence}"):
+        check_template("a painting")
+    with pytest.raises(TextError, match="not a valid template"):
+        check_template("a {style} painting of {sentence}")
+    check_template("{{literal}} {sentence}")
+
+
+def test_seed_depends_only_on_project_seed_and_index(tmp_path):
+    before = make_prompts(write(tmp_path, b"One. Two. Three.", "a.txt"), seed=7)
+    after = make_prompts(write(tmp_path, b"One. Changed. Three.", "b.txt"), seed=7)
+    assert [p.seed for p in before] == [p.seed for p in after]
+    assert len({p.seed for p in before}) == 3
+    assert sentence_seed(7, 0) != sentence_seed(8, 0)
+    assert all(1 <= sentence_seed(s, i) < 2**31 for s in range(5) for i in range(50))
+
+
+def test_long_prompt_truncation_is_recorded():
+    from machine_imagination.models import load_tokenizer
+
+    tokenizer = load_tokenizer("ViT-B-32")  # the stock BPE tokenizer ships with open_clip: no download
+    short = fit_prompt(tokenizer, "a red fox")
+    assert (short.truncated, short.clip_prompt, short.tokens) == (False, "a red fox", 5)
+    long = " ".join(["lighthouse"] * 100)
+    fit = fit_prompt(tokenizer, long)
+    assert fit.truncated and fit.tokens == 102
+    assert fit.clip_prompt == " ".join(["lighthouse"] * 75)
+    # CLIP's tokenizer, which the search uses, cuts the prompt at the same place.
+    assert tokenizer([long])[0].tolist() == tokenizer([fit.clip_prompt])[0].tolist()
+
+
+def test_prompts_tsv_round_trip_has_the_contract_columns(tmp_path):
+    from machine_imagination.text import PromptFit
+
+    prompts = make_prompts(write(tmp_path, b"A red fox.\tIt ran.\n"), template="art: {sentence}")
+    fits = [PromptFit(p.prompt, 5, False) for p in prompts]
+    write_prompts_tsv(prompts, fits, tmp_path / "prompts.tsv")
+    rows = read_prompts_tsv(tmp_path / "prompts.tsv")
+    assert [r["index"] for r in rows] == ["0", "1"]
+    assert rows[1]["sentence"] == "It ran." and rows[1]["prompt"] == "art: It ran."
+    assert rows[0]["seed"] == str(prompts[0].seed) and rows[0]["truncated"] == "false"

@@ -1,0 +1,135 @@
+import re
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+
+from machine_imagination.film import (
+    CaptionStyle,
+    Encoding,
+    FilmError,
+    SegmentWriter,
+    burn_caption,
+    concat_segments,
+    render_segment,
+    srt_time,
+    write_srt,
+)
+from machine_imagination.walk import FramePlan, render_transition, slerp, transition_times
+
+
+def decode(path):
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    width, height = meta["size"]
+    return meta, np.stack([np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in reader])
+
+
+def test_slerp_end_points_and_constant_norm_between_equal_norm_vectors():
+    a, b = torch.randn(128), torch.randn(128)
+    b = b / b.norm() * a.norm()
+    out = slerp(a, b, torch.tensor([0.0, 0.25, 0.5, 1.0]))
+    assert torch.allclose(out[0], a, atol=1e-5) and torch.allclose(out[-1], b, atol=1e-5)
+    assert torch.allclose(out.norm(dim=1), a.norm().expand(4), rtol=1e-4)
+    parallel = slerp(a, 2 * a, torch.tensor([0.5]))  # no angle: a straight line
+    assert torch.allclose(parallel[0], 1.5 * a, atol=1e-5)
+
+
+def test_transition_times_exclude_the_held_end_points():
+    assert torch.allclose(transition_times(3), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    assert len(transition_times(0)) == 0
+
+
+def test_frame_plan_arithmetic():
+    plan = FramePlan(sentences=4, hold=3, steps=5, fps=10)
+    assert plan.total_frames == 4 * 3 + 3 * 5
+    assert [plan.segment_frames(i) for i in range(4)] == [8, 8, 8, 3]
+    assert sum(plan.segment_frames(i) for i in range(4)) == plan.total_frames
+    assert list(plan.caption_frames(2)) == [16, 17, 18]
+
+
+def test_srt_times_round_down_so_each_cue_starts_on_its_frame():
+    assert srt_time(0, 30) == "00:00:00,000"
+    assert srt_time(2, 30) == "00:00:00,066"  # 66.67 ms: rounding up would miss frame 2
+    assert srt_time(30 * 3725 + 1, 30) == "01:02:05,033"
+    for fps in (12, 24, 25, 30, 60):
+        for frame in range(200):
+            ms = int(srt_time(frame, fps)[-3:]) + 1000 * int(srt_time(frame, fps)[6:8]) + 60_000 * int(srt_time(frame, fps)[3:5])
+            assert (frame - 1) / fps < ms / 1000 <= frame / fps
+
+
+def test_write_srt(tmp_path):
+    write_srt(["One.", "Two."], FramePlan(2, 3, 5, 10), tmp_path / "a.srt")
+    assert (tmp_path / "a.srt").read_text() == (
+        "1\n00:00:00,000 --> 00:00:00,300\nOne.\n\n2\n00:00:00,800 --> 00:00:01,100\nTwo.\n"
+    )
+
+
+def test_caption_is_drawn_only_in_the_bottom_band_and_wraps():
+    frame = np.full((256, 256, 3), 128, np.uint8)
+    out = burn_caption(frame, "A long sentence that will certainly not fit on one line of a small frame.", CaptionStyle())
+    changed = np.any(out != frame, axis=2)
+    rows = np.flatnonzero(changed.any(axis=1))
+    assert rows.min() > 256 // 2, "the caption stays in the lower part of the frame"
+    assert out[rows.min():].max() > 200 and out[rows.min():].min() < 90  # white text on a dark band
+    one_line = burn_caption(frame, "Short.", CaptionStyle())
+    assert np.flatnonzero(np.any(one_line != frame, axis=2).any(axis=1)).min() > rows.min()
+
+
+def test_unknown_font_is_a_clear_error():
+    with pytest.raises(FilmError, match="film.caption.font.*nope.ttf"):
+        burn_caption(np.zeros((64, 64, 3), np.uint8), "x", CaptionStyle(font="/nope.ttf"))
+
+
+def test_segment_writer_refuses_odd_sizes(tmp_path):
+    with pytest.raises(FilmError, match="even"):
+        SegmentWriter(tmp_path / "x.mp4", 65, 64, Encoding())
+
+
+def test_segments_join_without_lost_or_duplicated_frames(tmp_path):
+    """Each segment shows a distinct grey level per frame; the joined film must show them all in order."""
+    levels, paths = [], []
+    for s, count in enumerate((4, 5, 3)):
+        paths.append(tmp_path / f"{s}.mp4")
+        with SegmentWriter(paths[-1], 32, 32, Encoding(fps=10, crf=0, preset="ultrafast")) as writer:
+            for k in range(count):
+                level = 20 + 15 * len(levels)
+                levels.append(level)
+                writer.write(np.full((32, 32, 3), level, np.uint8))
+        assert writer.frames == count
+    concat_segments(paths, tmp_path / "film.mp4")
+    meta, frames = decode(tmp_path / "film.mp4")
+    assert meta["fps"] == 10 and meta["size"] == (32, 32)
+    assert len(frames) == len(levels)
+    assert np.abs(frames.reshape(len(levels), -1).mean(1) - np.array(levels)).max() < 3
+    assert not list(tmp_path.glob(".*")), "no temporary files are left behind"
+
+
+def test_failed_encoding_leaves_no_output(tmp_path):
+    with pytest.raises(RuntimeError):
+        with SegmentWriter(tmp_path / "x.mp4", 32, 32, Encoding()) as writer:
+            writer.write(np.zeros((2, 32, 32, 3), np.uint8))
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_segment_frames_follow_the_walk(tmp_path, generator):
+    a = {"noise": np.zeros(128, np.float32), "class_logits": np.zeros(1000, np.float32), "truncation": 1.0}
+    rng = np.random.default_rng(0)
+    b = {"noise": rng.normal(size=128).astype(np.float32), "class_logits": rng.normal(size=1000).astype(np.float32),
+         "truncation": 1.0}
+    frames = render_segment(generator, a, b, "Hello.", tmp_path / "seg.mp4", hold=3, steps=4, size=None,
+                            batch=3, style=CaptionStyle(), encoding=Encoding(fps=10, crf=10, preset="ultrafast"))
+    assert frames == 7
+    meta, decoded = decode(tmp_path / "seg.mp4")
+    assert decoded.shape == (7, 128, 128, 3)
+    expected = np.concatenate(list(render_transition(generator, a, b, 4, None, 3)))
+    top = slice(0, 80)  # above the caption band
+    # H.264 with 4:2:0 chroma is lossy: each decoded frame must be nearest to its own expected frame.
+    errors = np.abs(decoded[3:, None, top].astype(int) - expected[None, :, top]).mean(axis=(2, 3, 4))
+    assert list(errors.argmin(axis=1)) == [0, 1, 2, 3]
+    assert errors.diagonal().max() < 12
+    last = render_segment(generator, b, None, "Bye.", tmp_path / "last.mp4", hold=3, steps=4, size=64, batch=3,
+                          style=CaptionStyle(), encoding=Encoding(fps=10))
+    assert last == 3 and decode(tmp_path / "last.mp4")[0]["size"] == (64, 64)
