@@ -138,3 +138,8 @@ def test_select_device():
         with pytest.raises(ModelError, match="no CUDA GPU"):
             models.select_device("cuda")
         assert models.select_device("auto").type == "cpu"
+
+
+def test_openai_spelling_of_a_clip_name_gets_a_hint():
+    with pytest.raises(ModelUnavailableError, match="write 'ViT-B-32'"):
+        check_clip_spec("ViT-B/32", "openai")

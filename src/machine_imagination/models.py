@@ -158,17 +158,10 @@ def _few(keys, n=5):
 # --------------------------------------------------------------------------- CLIP
 
 
-def _open_clip_names() -> set[str]:
-    import open_clip
-
-    return set(open_clip.list_models())
-
-
 def clip_is_named(model: str) -> bool:
-    """A CLIP spec is an open_clip architecture name unless it is a path to a checkpoint directory."""
-    if Path(model).is_dir() or os.sep in model or model.startswith("."):
-        return False
-    return True
+    """A CLIP spec is an open_clip architecture name (no '/': OpenAI's 'ViT-B/32' is 'ViT-B-32' in
+    open_clip) unless it is a path to a checkpoint directory."""
+    return not (Path(model).is_dir() or "/" in model or os.sep in model or model.startswith("."))
 
 
 def clip_files(model: str, pretrained: str | None) -> list[str]:
@@ -186,15 +179,18 @@ def check_clip_spec(model: str, pretrained: str | None) -> None:
         path = Path(model)
         missing = [name for name in CLIP_DIR_FILES if not (path / name).is_file()]
         if missing:
+            hint = ""
+            if model.count("/") == 1 and model.split("/")[0] in ("ViT-B", "ViT-L", "ViT-H", "ViT-g"):
+                hint = f" (for OpenAI's model write '{model.replace('/', '-')}': open_clip's spelling)"
             raise ModelUnavailableError(
                 f"clip.model: '{model}' is not a directory holding {' + '.join(CLIP_DIR_FILES)} "
-                f"(missing: {', '.join(missing)}). {_clip_offline_help()}"
+                f"(missing: {', '.join(missing)}){hint}. {_clip_offline_help()}"
             )
         return
     import open_clip
 
-    names = _open_clip_names()
-    if model.replace("/", "-") not in names:
+    names = set(open_clip.list_models())
+    if model not in names:
         close = sorted(n for n in names if n.lower().startswith(model.lower()[:5]))[:8]
         raise ModelError(
             f"clip.model: unknown open_clip model '{model}'"
@@ -205,7 +201,7 @@ def check_clip_spec(model: str, pretrained: str | None) -> None:
         return
     if os.sep in pretrained:
         raise ModelUnavailableError(f"clip.pretrained: file '{pretrained}' does not exist. {_clip_offline_help()}")
-    tags = open_clip.list_pretrained_tags_by_model(model.replace("/", "-"))
+    tags = open_clip.list_pretrained_tags_by_model(model)
     if pretrained not in tags:
         raise ModelError(
             f"clip.pretrained: '{pretrained}' is not a pretrained tag of '{model}' "
@@ -273,7 +269,7 @@ def load_clip(model: str, pretrained: str | None = "openai", device="cpu") -> Cl
     name = _open_clip_model_name(model)
     kwargs = {}
     if clip_is_named(model) and pretrained and not Path(pretrained).is_file():
-        tag_cfg = open_clip.get_pretrained_cfg(model.replace("/", "-"), pretrained)
+        tag_cfg = open_clip.get_pretrained_cfg(model, pretrained)
         # OpenAI's weights were trained with QuickGELU; the plain 'ViT-B-32' config uses nn.GELU.
         kwargs["force_quick_gelu"] = bool(tag_cfg.get("quick_gelu", False))
     try:
