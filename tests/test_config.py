@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from machine_imagination.config import ConfigError, check_text_settings, load_config, load_schema, validate_config
+from machine_imagination.config import ConfigError, check_settings, load_config, load_schema, validate_config
 
 
 def test_shipped_configs_are_valid():
@@ -56,10 +56,10 @@ def test_crop_range_must_be_ordered():
 def test_unknown_language_and_bad_template_are_named():
     config = validate_config({"texts": {"t": "t.txt"}, "text": {"language": "xx"}})
     with pytest.raises(ConfigError, match="text.language"):
-        check_text_settings(config)
+        check_settings(config)
     config = validate_config({"texts": {"t": "t.txt"}, "text": {"template": "a painting"}})
     with pytest.raises(ValueError, match="text.template"):
-        check_text_settings(config)
+        check_settings(config)
 
 
 def _schema_keys(schema, prefix=""):

@@ -38,5 +38,32 @@ def test_unreadable_and_incomplete_files_are_named(tmp_path):
     with pytest.raises(LatentsError, match="junk.npz' cannot be read"):
         load_latents(tmp_path / "junk.npz")
     np.savez(tmp_path / "partial.npz", noise=np.zeros(128))
-    with pytest.raises(LatentsError, match="partial.npz' lacks class_logits, truncation"):
+    with pytest.raises(LatentsError, match="partial.npz' lacks truncation, class_logits"):
         load_latents(tmp_path / "partial.npz")
+
+
+def test_notebook_text_files_round_trip(tmp_path):
+    from machine_imagination.latents import from_notebook, to_notebook
+
+    noise_txt, class_txt = to_notebook(record(), tmp_path / "fox")
+    assert noise_txt.name == "fox_noise.txt" and class_txt.name == "fox_class.txt"
+    assert len(class_txt.read_text().splitlines()) == 1000
+    back = from_notebook(noise_txt, class_txt, truncation=0.7)
+    assert np.allclose(back["noise"], record()["noise"], atol=1e-6)
+    softmax = lambda v: np.exp(v - v.max()) / np.exp(v - v.max()).sum()  # noqa: E731
+    assert np.allclose(softmax(back["class_logits"].astype(np.float64)),
+                       softmax(record()["class_logits"].astype(np.float64)), atol=1e-7)
+    save_latents(tmp_path / "fox.npz", back)
+    assert load_latents(tmp_path / "fox.npz")["truncation"] == 0.7
+
+
+def test_notebook_files_of_the_wrong_size_are_named(tmp_path):
+    from machine_imagination.latents import from_notebook
+
+    (tmp_path / "a_noise.txt").write_text("\n".join(["0.1"] * 100))
+    (tmp_path / "a_class.txt").write_text("\n".join(["0.001"] * 1000))
+    with pytest.raises(LatentsError, match="a_noise.txt' holds 100 numbers, expected 128"):
+        from_notebook(tmp_path / "a_noise.txt", tmp_path / "a_class.txt")
+    (tmp_path / "b_noise.txt").write_text("x\ny\n")
+    with pytest.raises(LatentsError, match="b_noise.txt' cannot be read"):
+        from_notebook(tmp_path / "b_noise.txt", tmp_path / "a_class.txt")

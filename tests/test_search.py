@@ -2,7 +2,18 @@ import numpy as np
 import pytest
 import torch
 
-from machine_imagination.search import Scorer, SearchSettings, initial_mean, random_crop_boxes, search_prompt
+from machine_imagination.search import (
+    INITIAL_CLASS_MODES,
+    OPTIMIZERS,
+    Objective,
+    SearchSettings,
+    imagenet_classes,
+    initial_class_vectors,
+    judge,
+    random_crop_boxes,
+    resolve_class,
+    search_prompt,
+)
 
 SMALL = SearchSettings(iterations=4, population=6, crops=4, generator_batch=4, clip_batch=8)
 
@@ -11,9 +22,11 @@ def test_settings_from_config_take_truncation_from_the_generator():
     from machine_imagination.config import validate_config
 
     config = validate_config({"texts": {"t": "t.txt"}, "generator": {"truncation": 0.4},
-                              "search": {"population": 12}})
+                              "search": {"population": 12}, "judge": {"crops": 9}})
     settings = SearchSettings.from_config(config)
-    assert (settings.population, settings.truncation, settings.crops) == (12, 0.4, 64)
+    assert (settings.population, settings.truncation, settings.crops, settings.judge_crops) == (12, 0.4, 64, 9)
+    assert (settings.optimizer, settings.initial_class, settings.class_entropy) == ("cma-es", "random-mix", 1e-4)
+    assert SearchSettings.from_config(config, {"iterations": 3}).iterations == 3
 
 
 def test_crop_boxes_are_squares_inside_the_image_within_the_size_range():
@@ -28,19 +41,36 @@ def test_crop_boxes_are_squares_inside_the_image_within_the_size_range():
     assert x1.min() >= 0 and y1.min() >= 0 and x2.max() <= 128 and y2.max() <= 128
 
 
-def test_initial_mean_is_zero_noise_and_random_logits(generator):
-    x0 = initial_mean(generator, SMALL, np.random.default_rng(0))
-    assert x0.shape == (128 + 1000,)
-    assert not x0[:128].any()
-    assert 0 <= x0[128:].min() and x0[128:].max() < 1 and x0[128:].std() > 0.2
+def test_initial_class_modes(generator):
+    rng = np.random.default_rng(0)
+    mix = initial_class_vectors("random-mix", 2, generator, rng, SMALL)
+    assert mix.shape == (2, 1000) and 0 <= mix.min() and mix.max() < 1 and mix.std() > 0.2
+    one = initial_class_vectors("random-class", 1, generator, rng, SMALL)[0]
+    p = np.exp(one) / np.exp(one).sum()
+    assert p.max() == pytest.approx(0.9 + 0.1 / 1000)  # one class, smoothed by class_smoothing 0.1
+    dirichlet = np.exp(initial_class_vectors("random-dirichlet", 1, generator, rng, SMALL)[0])
+    assert dirichlet.sum() == pytest.approx(1, abs=1e-6)
+    named = initial_class_vectors("red fox", 1, generator, rng, SMALL)[0]
+    assert named.argmax() == 277 and initial_class_vectors("277", 1, generator, rng, SMALL)[0].argmax() == 277
+    assert initial_class_vectors("random-embeddings", 3, generator, rng, SMALL).shape == (3, 128)
+
+
+def test_imagenet_classes_ship_with_the_project_and_resolve_by_name_or_index():
+    names = imagenet_classes()
+    assert len(names) == 1000 and names[933] == "cheeseburger"
+    assert resolve_class("Cheeseburger") == 933 and resolve_class(933) == 933
+    with pytest.raises(ValueError, match="unknown ImageNet class 'cheeseburgr'; did you mean: cheeseburger"):
+        resolve_class("cheeseburgr")
+    with pytest.raises(ValueError, match="out of range"):
+        resolve_class(1000)
 
 
 def test_batched_generator_call_matches_one_by_one(generator, clip):
-    scorer = Scorer(generator, clip, clip.encode_text(["x"]), SMALL, torch.Generator())
+    objective = Objective(generator, clip, [("x", 1.0)], SMALL)
     x = torch.randn(5, 1128) * 0.5
     with torch.inference_mode():
-        batched = scorer.images(x)
-        single = torch.cat([scorer.images(x[i:i + 1]) for i in range(5)])
+        batched = objective.images(x)
+        single = torch.cat([objective.images(x[i:i + 1]) for i in range(5)])
     assert torch.allclose(batched, single, atol=1e-5)
 
 
@@ -50,10 +80,10 @@ def test_batched_crop_scoring_matches_scoring_each_crop_alone(generator, clip):
 
     settings = SearchSettings(crops=3, clip_batch=4)
     with torch.inference_mode():
-        text = clip.encode_text(["a lighthouse"])
+        objective = Objective(generator, clip, [("a lighthouse", 1.0)], settings)
+        text = objective.text
         images = generator.render(torch.randn(2, 128) * 0.5, torch.rand(2, 1000), 1.0)
-        scorer = Scorer(generator, clip, text, settings, torch.Generator().manual_seed(3))
-        batched = scorer.similarity(images)
+        batched = objective.similarities(images, torch.Generator().manual_seed(3))[:, 0]
         boxes = random_crop_boxes(2, 3, 128, 0.7, 0.98, torch.Generator().manual_seed(3))
         sims = []
         for box in boxes:
@@ -62,11 +92,111 @@ def test_batched_crop_scoring_matches_scoring_each_crop_alone(generator, clip):
     assert torch.allclose(batched, torch.tensor(sims).view(2, 3).mean(1), atol=1e-5)
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_improves_on_its_starting_point(generator, clip, optimizer):
+    settings = SearchSettings(optimizer=optimizer, iterations=5, terminal_iterations=4, population=6, crops=4,
+                              learning_rate=0.05)
+    result = search_prompt("a red fox in the snow", seed=3, generator=generator, clip=clip, settings=settings)
+    assert result.loss < result.start_loss
+    phases = {row["phase"] for row in result.history}
+    expected = {"cma-es": {"cma-es"}, "adam": {"adam"}, "sgd": {"sgd"}}.get(optimizer, {"cma-es", optimizer[-4:].strip("-")})
+    assert phases == expected
+    if "terminal" in optimizer:
+        assert len(result.history) == 5 + 4
+    again = search_prompt("a red fox in the snow", seed=3, generator=generator, clip=clip, settings=settings)
+    assert np.array_equal(result.noise, again.noise) and np.array_equal(result.class_vector, again.class_vector)
+
+
+@pytest.mark.parametrize("initial_class", INITIAL_CLASS_MODES + ("cheeseburger",))
+def test_every_initial_class_mode_improves_on_its_starting_point(generator, clip, initial_class):
+    settings = SearchSettings(initial_class=initial_class, iterations=5, population=6, crops=4)
+    result = search_prompt("a lighthouse at dusk", seed=4, generator=generator, clip=clip, settings=settings)
+    assert result.loss < result.start_loss
+    assert result.class_mode == ("embedding" if initial_class == "random-embeddings" else "logits")
+    assert result.class_vector.shape == ((128,) if initial_class == "random-embeddings" else (1000,))
+
+
+def test_fixed_class_searches_noise_only(generator, clip):
+    settings = SearchSettings(initial_class="cheeseburger", optimize_class=False, iterations=3, population=4, crops=2)
+    result = search_prompt("a burger", seed=1, generator=generator, clip=clip, settings=settings)
+    assert result.class_vector.argmax() == 933
+    assert all(row["top_classes"].startswith("933:0.90") for row in result.history)
+
+
+def test_sampled_initialisation_starts_from_the_best_draw(generator, clip):
+    plain = search_prompt("a storm", seed=2, generator=generator, clip=clip,
+                          settings=SearchSettings(iterations=1, population=4, crops=4))
+    sampled = search_prompt("a storm", seed=2, generator=generator, clip=clip,
+                            settings=SearchSettings(iterations=1, population=4, crops=4, init_samples=40))
+    # The best of 40 draws (the plain start among them) is at least as good as the plain start.
+    assert sampled.start_loss <= plain.start_loss
+    adam = search_prompt("a storm", seed=2, generator=generator, clip=clip,
+                         settings=SearchSettings(optimizer="adam", iterations=2, crops=4, init_samples=20, init_top=3))
+    assert len(adam.history) == 2 and np.isfinite(adam.loss)
+
+
+def test_negative_prompt_lowers_similarity_to_the_negative_text(generator, clip):
+    settings = SearchSettings(iterations=8, population=8, crops=4, class_entropy=0.0)
+    negative_text = "a bright green meadow"
+    plain = search_prompt("a dark stormy sea", seed=6, generator=generator, clip=clip, settings=settings)
+    negative = search_prompt("a dark stormy sea:1 | a bright green meadow:-1", seed=6, generator=generator,
+                             clip=clip, settings=settings)
+    with torch.inference_mode():
+        objective = Objective(generator, clip, [(negative_text, 1.0)], settings)
+        x = torch.as_tensor(np.stack([np.concatenate([r.noise, r.class_vector]) for r in (plain, negative)]))
+        sims = objective.similarities(objective.images(x), torch.Generator().manual_seed(0), crops=32)[:, 0]
+    assert sims[1] < sims[0]
+
+
+def test_regularisers_and_augmentations_change_the_objective(generator, clip):
+    x = torch.randn(3, 1128)
+    base = SearchSettings(crops=4, class_entropy=0.0)
+    with torch.inference_mode():
+        plain = Objective(generator, clip, [("x", 1.0)], base)(x, torch.Generator().manual_seed(0))[0]
+        regular = Objective(generator, clip, [("x", 1.0)], SearchSettings(crops=4, noise_normality=10.0,
+                            embedding_normality=10.0, class_entropy=1.0))(x, torch.Generator().manual_seed(0))
+        rich = Objective(generator, clip, [("x", 1.0)], SearchSettings(crops=4, augmentation="rich",
+                         class_entropy=0.0))(x, torch.Generator().manual_seed(0))[0]
+    loss, _, terms = regular
+    expected = plain + 10 * terms["noise_normality"] + 10 * terms["embedding_normality"] + terms["class_entropy"]
+    assert torch.allclose(loss, expected, atol=1e-4)
+    assert (terms["noise_normality"] > 0).all() and (terms["class_entropy"] > 0).all()
+    assert not torch.allclose(rich, plain)
+
+
+def test_grayscale_and_stochastic_truncation(generator, clip):
+    settings = SearchSettings(iterations=2, population=4, crops=2, grayscale=True, stochastic_truncation=True,
+                              truncation=0.5)
+    result = search_prompt("fog", seed=1, generator=generator, clip=clip, settings=settings)
+    assert np.abs(result.noise).max() <= 1.0  # re-drawn inside ±2·truncation, not clamped at render
+    with torch.inference_mode():
+        image = generator.render(torch.as_tensor(result.noise)[None], torch.as_tensor(result.class_vector)[None],
+                                 0.5, grayscale=True)
+    assert torch.equal(image[:, 0], image[:, 1]) and torch.equal(image[:, 1], image[:, 2])
+
+
+def test_story_start_keeps_part_of_the_previous_latents(generator, clip):
+    previous = {"noise": np.full(128, 1.0, np.float32), "class_logits": np.zeros(1000, np.float32)}
+    settings = SearchSettings(optimizer="adam", iterations=1, crops=2, story_keep=1.0, learning_rate=1e-9)
+    result = search_prompt("x", seed=1, generator=generator, clip=clip, settings=settings, start=previous)
+    assert np.allclose(result.noise, 1.0, atol=1e-4)
+
+
+def test_judge_uses_fresh_crops(generator, clip):
+    result = search_prompt("a fox", seed=1, generator=generator, clip=clip,
+                           settings=SearchSettings(iterations=2, population=4, crops=2))
+    scores = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(judge_crops=16), seed=1)
+    assert set(scores) == {"judge_similarity"} and -1 <= scores["judge_similarity"] <= 1
+    assert scores["judge_similarity"] != pytest.approx(result.similarity, abs=1e-7)
+    two = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(judge_crops=16), seed=1, judge_clip=clip)
+    assert two["judge2_similarity"] == pytest.approx(two["judge_similarity"])
+
+
 def test_search_is_reproducible_and_seed_dependent(generator, clip):
     a = search_prompt("a red fox", seed=11, generator=generator, clip=clip, settings=SMALL)
     b = search_prompt("a red fox", seed=11, generator=generator, clip=clip, settings=SMALL)
     c = search_prompt("a red fox", seed=12, generator=generator, clip=clip, settings=SMALL)
-    assert np.array_equal(a.noise, b.noise) and np.array_equal(a.class_logits, b.class_logits)
+    assert np.array_equal(a.noise, b.noise) and np.array_equal(a.class_vector, b.class_vector)
     assert a.loss == b.loss
     assert not np.array_equal(a.noise, c.noise)
 
@@ -75,12 +205,14 @@ def test_search_keeps_the_best_candidate_ever_seen(generator, clip):
     result = search_prompt("a storm at sea", seed=5, generator=generator, clip=clip,
                            settings=SearchSettings(iterations=6, population=6, crops=4))
     history = result.history
-    assert len(history["loss_best"]) == 6
-    assert result.loss == pytest.approx(min(history["loss_best"]))
-    assert np.all(np.diff(history["best_ever_loss"]) <= 0)
-    assert history["loss_best"][result.iteration] == pytest.approx(result.loss)
-    assert result.loss == pytest.approx(100 * (1 - result.similarity))
-    assert result.noise.shape == (128,) and result.class_logits.shape == (1000,)
+    assert len(history) == 6
+    assert result.loss == pytest.approx(min(row["loss_best"] for row in history))
+    assert np.all(np.diff([row["best_ever_loss"] for row in history]) <= 0)
+    assert history[result.iteration]["loss_best"] == pytest.approx(result.loss)
+    # The default objective: 100·(1 − similarity) plus the notebook's 1e-4 class-entropy term.
+    entropy = history[result.iteration]["class_entropy"]
+    assert result.loss == pytest.approx(100 * (1 - result.similarity) + 1e-4 * entropy)
+    assert result.noise.shape == (128,) and result.class_vector.shape == (1000,)
 
 
 def test_diagonal_covariance_runs(generator, clip):
@@ -95,4 +227,4 @@ def test_search_result_does_not_depend_on_numpy_global_random_state(generator, c
     a = search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=settings)
     np.random.seed(5)
     b = search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=settings)
-    assert np.array_equal(a.noise, b.noise) and np.array_equal(a.class_logits, b.class_logits)
+    assert np.array_equal(a.noise, b.noise) and np.array_equal(a.class_vector, b.class_vector)

@@ -107,3 +107,50 @@ def test_prompts_tsv_round_trip_has_the_contract_columns(tmp_path):
     assert [r["index"] for r in rows] == ["0", "1"]
     assert rows[1]["sentence"] == "It ran." and rows[1]["prompt"] == "art: It ran."
     assert rows[0]["seed"] == str(prompts[0].seed) and rows[0]["truncated"] == "false"
+
+
+def test_weighted_template_parts_keep_the_sentence_colons_as_text(tmp_path):
+    from machine_imagination.text import parse_weighted_prompt
+
+    assert parse_weighted_prompt("a red fox:1 | blurry:-0.5") == [("a red fox", 1.0), ("blurry", -0.5)]
+    assert parse_weighted_prompt("note: a fox") == [("note: a fox", 1.0)]
+    path = write(tmp_path, b"He said: go home. Read John 3:16 aloud.")
+    prompts = make_prompts(path, template="a painting of {sentence}:2 | blurry:-0.5", style=", in oil")
+    assert prompts[0].parts == (("a painting of He said: go home., in oil", 2.0), ("blurry", -0.5))
+    assert prompts[1].parts[0] == ("a painting of Read John 3:16 aloud., in oil", 2.0)
+    assert prompts[0].prompt == "a painting of He said: go home., in oil:2 | blurry:-0.5"
+    with pytest.raises(TextError, match="positive weight"):
+        check_template("{sentence}:-1")
+
+
+def test_overrides_table_changes_only_its_sentences(tmp_path):
+    from machine_imagination.text import read_overrides
+
+    text = write(tmp_path, b"One. Two. Three.")
+    table = tmp_path / "overrides.tsv"
+    table.write_text("index\tseed\titerations\tinitial_class\tprompt\n1\t42\t7\tred fox\ta fox, {sentence}\n2\t\t\t\t\n")
+    overrides = read_overrides(table, 3)
+    assert overrides == {1: {"seed": 42, "iterations": 7, "initial_class": "red fox", "prompt": "a fox, {sentence}"},
+                         2: {}}
+    plain, changed = make_prompts(text, seed=5), make_prompts(text, seed=5, overrides=overrides)
+    assert changed[0] == plain[0] and changed[2] == plain[2]
+    assert changed[1].seed == 42 and changed[1].prompt == "a fox, Two."
+    assert dict(changed[1].search) == {"iterations": 7, "initial_class": "red fox"}
+
+
+@pytest.mark.parametrize("content, message", [
+    ("seed\n1\n", "first column is 'index'"),
+    ("index\tcolour\n0\tred\n", "unknown column"),
+    ("index\tseed\n7\t1\n", "line 2: index 7 is out of range"),
+    ("index\tseed\n0\tabc\n", "line 2: seed 'abc' is not a whole number"),
+    ("index\titerations\n0\t0\n", "iterations must be at least 1"),
+    ("index\tseed\n0\t1\n0\t2\n", "line 3: index 0 appears twice"),
+    ("index\tinitial_class\n0\tcheeseburgr\n", "did you mean: cheeseburger"),
+])
+def test_bad_overrides_tables_are_named_with_the_line(tmp_path, content, message):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text(content)
+    with pytest.raises(TextError, match=message):
+        read_overrides(table, 3)

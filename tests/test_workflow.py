@@ -82,6 +82,12 @@ def test_outputs_are_named_by_index_and_record_what_made_them(project):
     for name in ("make_tiny_models.log", "four/split_text.log", "four/search/0000.log", "four/segments/0003.log"):
         assert (project / "logs" / name).is_file()
     assert (project / "benchmarks" / "four" / "search" / "0002.tsv").is_file()
+    from machine_imagination.history import read_history_tsv
+
+    history = read_history_tsv(out / "history" / "0001.tsv")
+    assert [row["iteration"] for row in history] == ["1", "2", "3"] and history[0]["phase"] == "cma-es"
+    assert (out / "history" / "0001.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "progress").exists()  # only with search.progress_video
 
 
 def test_film_frames_size_and_caption_timing(project):
@@ -154,6 +160,40 @@ def test_rerun_is_bit_identical_and_an_edit_reruns_only_what_it_touches(project,
     assert "a red ship sails away" in (out / "film.srt").read_text()
     assert "a red ship sails away" in (out / "prompts.tsv").read_text()
 
+    # Re-rolling one image with the overrides table: only that sentence is searched again.
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "latents").iterdir()}
+    (project / "reroll.tsv").write_text("index\tseed\n3\t12345\n")
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["overrides"] = {"four": "reroll.tsv"}
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    reroll = snakemake_run(project, "--configfile", "config.yaml")
+    assert reroll.returncode == 0, reroll.stdout + reroll.stderr
+    assert sorted(k for k, v in stamps.items() if (out / "latents" / k).stat().st_mtime_ns != v) == ["0003.npz"]
+    from machine_imagination.latents import load_latents
+
+    assert load_latents(out / "latents" / "0003.npz")["seed"] == 12345
+
+
+def dag_edges(run_output: str) -> set:
+    """(rule:index -> rule:index) edges of `snakemake --dag` output."""
+    labels = {}
+    for node, label in re.findall(r'^\s*(\d+)\[label = "([^"]*)"', run_output, flags=re.M):
+        parts = label.split("\\n")
+        index = next((p.split(": ")[1] for p in parts if p.startswith("index: ")), "")
+        labels[node] = f"{parts[0]}:{index}"
+    return {(labels[a], labels[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", run_output, flags=re.M)}
+
+
+def test_story_option_chains_the_searches_in_the_dag(tmp_path, snakemake_run):
+    searches = {f"search_prompt:{i:04d}" for i in range(4)}
+    for story in (False, True):
+        project = make_project(tmp_path / str(story), small_config(**{"search.story": story}))
+        run = snakemake_run(project, "--configfile", "config.yaml", "--dag")
+        assert run.returncode == 0, run.stderr
+        chained = {(a, b) for a, b in dag_edges(run.stdout) if a in searches and b in searches}
+        expected = {(f"search_prompt:{i:04d}", f"search_prompt:{i + 1:04d}") for i in range(3)}
+        assert chained == (expected if story else set())
+
 
 BAD_INPUT = {
     "missing text file": (small_config(), None, "texts.four: text file 'texts/four.txt' does not exist"),
@@ -168,6 +208,10 @@ BAD_INPUT = {
                            "clip.model: unknown open_clip model 'ViT-Q-99'"),
     "template without sentence": (small_config(**{"text.template": "a painting"}), TEXT.encode(),
                                   "text.template 'a painting' does not contain {sentence}"),
+    "unknown initial class": (small_config(**{"search.initial_class": "cheeseburgr"}), TEXT.encode(),
+                              "search.initial_class': unknown ImageNet class 'cheeseburgr'; did you mean: cheeseburger"),
+    "missing overrides table": (small_config(overrides={"four": "nope.tsv"}), TEXT.encode(),
+                                "texts.four: overrides table 'nope.tsv' does not exist"),
 }
 
 

@@ -73,8 +73,8 @@ def load_config(path: str | Path) -> dict:
     return validate_config(raw)
 
 
-def check_text_settings(config: dict) -> None:
-    """Settings of text splitting that only code can check (the schema cannot)."""
+def check_settings(config: dict) -> None:
+    """Settings that only code can check (the schema cannot): language, template, class, judge."""
     from pysbd.languages import LANGUAGE_CODES
 
     from .text import check_template
@@ -85,19 +85,35 @@ def check_text_settings(config: dict) -> None:
             f"(known: {', '.join(sorted(LANGUAGE_CODES))})"
         )
     check_template(config["text"]["template"])
+    from .search import check_initial_class
+
+    try:
+        check_initial_class(str(config["search"]["initial_class"]))
+    except ValueError as err:
+        raise ConfigError(f"config key 'search.initial_class': {err}") from None
+    judge = config["judge"]
+    if (judge["model"] is None) != (judge["pretrained"] is None) and not (judge["model"] and "/" in judge["model"]):
+        raise ConfigError("config keys 'judge.model' and 'judge.pretrained' go together (or judge.model is a directory)")
 
 
 def project_prompts(config: dict) -> dict:
     """name -> list of Prompt for every text of the project (raises TextError naming the file)."""
-    from .text import TextError, make_prompts
+    from .text import TextError, make_prompts, read_overrides, read_text, split_text
 
-    check_text_settings(config)
+    check_settings(config)
+    unknown = sorted(set(config["overrides"]) - set(config["texts"]))
+    if unknown:
+        raise ConfigError(f"config key 'overrides': {', '.join(unknown)} is not a text under 'texts'")
     t = config["text"]
     prompts = {}
     for name, path in config["texts"].items():
         try:
-            prompts[name] = make_prompts(path, split=t["split"], language=t["language"],
-                                         template=t["template"], seed=config["seed"])
+            overrides = None
+            if name in config["overrides"]:
+                count = len(split_text(read_text(path), t["split"], t["language"]))
+                overrides = read_overrides(config["overrides"][name], count)
+            prompts[name] = make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
+                                         style=t["style"], seed=config["seed"], overrides=overrides)
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
     return prompts
@@ -105,9 +121,14 @@ def project_prompts(config: dict) -> dict:
 
 def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:
     """Check that the configured models can be resolved; local paths in `buildable` are made by a rule."""
-    from .models import check_clip_spec, check_generator_spec
+    from .models import ModelError, check_clip_spec, check_generator_spec
 
     if config["generator"]["model"] not in buildable:
         check_generator_spec(config["generator"]["model"])
     if config["clip"]["model"] not in buildable:
         check_clip_spec(config["clip"]["model"], config["clip"]["pretrained"])
+    if config["judge"]["model"] and config["judge"]["model"] not in buildable:
+        try:
+            check_clip_spec(config["judge"]["model"], config["judge"]["pretrained"])
+        except ModelError as err:
+            raise type(err)(str(err).replace("clip.", "judge.")) from None

@@ -118,13 +118,25 @@ class Generator:
     def device(self):
         return next(self.biggan.parameters()).device
 
-    def render(self, noise, class_logits, truncation: float):
+    def class_embeddings(self):
+        """[num_classes, embed_dim]: the embedding BigGAN gives each class (a softmax mix is mixed)."""
+        return self.biggan.embeddings.weight.T
+
+    def render(self, noise, class_vector, truncation: float, class_mode: str = "logits", grayscale: bool = False):
+        """Images in [0, 1] for noise [N, z_dim] and class logits [N, num_classes] (or, with
+        class_mode 'embedding', class embeddings [N, embed_dim])."""
         import torch
 
         z = noise.clamp(-2.0 * truncation, 2.0 * truncation)
-        classes = torch.softmax(class_logits, dim=-1)
-        images = self.biggan(z, classes, truncation)
-        return ((images + 1.0) / 2.0).clamp(0.0, 1.0)
+        if class_mode == "embedding":
+            embedding = class_vector
+        else:
+            embedding = self.biggan.embeddings(torch.softmax(class_vector, dim=-1))
+        images = self.biggan.generator(torch.cat([z, embedding.to(z.dtype)], dim=1), truncation)
+        images = ((images + 1.0) / 2.0).clamp(0.0, 1.0)
+        if grayscale:  # the notebook's "color off": the channel mean
+            images = images.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+        return images
 
 
 def load_generator(model: str, device="cpu") -> Generator:

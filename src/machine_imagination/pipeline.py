@@ -41,7 +41,7 @@ def write_prompts(config: dict, text_name: str, path) -> list:
 
     prompts = project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
     tokenizer = load_tokenizer(config["clip"]["model"])
-    fits = [fit_prompt(tokenizer, p.prompt) for p in prompts]
+    fits = [fit_prompt(tokenizer, p.parts) for p in prompts]
     write_prompts_tsv(prompts, fits, path)
     for p, f in zip(prompts, fits):
         if f.truncated:
@@ -60,31 +60,45 @@ def save_png(image_hwc: np.ndarray, path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def search_job(config: dict, *, text_name: str, index: int, sentence: str, prompt: str, seed: int,
-               latents_path, image_path, threads: int = 1, log=print) -> dict:
-    """Search one sentence's latents and write `latents/<index>.npz` and `images/<index>.png`."""
+def search_job(config: dict, *, text_name: str, index: int, sentence: str, prompt_parts, seed: int,
+               latents_path, image_path, history_path, plot_path, progress_path=None, previous_latents=None,
+               search_overrides=None, threads: int = 1, log=print) -> dict:
+    """Search one sentence's latents; write its latents, image, history table and plot (and progress
+    video if asked)."""
     reproducible_torch(threads)
+    from .history import plot_history, write_history_tsv
     from .models import load_clip, load_generator, select_device
-    from .search import SearchSettings, search_prompt
-    from .text import fit_prompt
+    from .search import SearchSettings, judge, search_prompt
+    from .text import fit_prompt, format_weighted_prompt
     from .walk import render_still
 
+    parts = [(text, float(weight)) for text, weight in prompt_parts]
     device = select_device(config["search"]["device"])
     generator = load_generator(config["generator"]["model"], device)
     clip = load_clip(config["clip"]["model"], config["clip"]["pretrained"], device)
-    fit = fit_prompt(clip.tokenizer, prompt)
+    fit = fit_prompt(clip.tokenizer, parts)
     if fit.truncated:
-        log(f"prompt needs {fit.tokens} tokens; CLIP sees only: {fit.clip_prompt!r}")
-    settings = SearchSettings.from_config(config)
-    log(f"searching sentence {index} of '{text_name}' on {device}: {prompt!r} (seed {seed})")
-    result = search_prompt(prompt, seed=seed, generator=generator, clip=clip, settings=settings, log=log)
+        log(f"a prompt part needs {fit.tokens} tokens; CLIP sees only: {fit.clip_prompt!r}")
+    settings = SearchSettings.from_config(config, search_overrides)
+    start = load_latents(previous_latents) if previous_latents else None
+    prompt = format_weighted_prompt(parts)
+    log(f"searching sentence {index} of '{text_name}' on {device} with {settings.optimizer}: {prompt!r} "
+        f"(seed {seed}{', starting from the previous sentence' if start else ''})")
+    result = search_prompt(parts, seed=seed, generator=generator, clip=clip, settings=settings, start=start, log=log)
+    judge_clip = None
+    if config["judge"]["model"]:
+        judge_clip = load_clip(config["judge"]["model"], config["judge"]["pretrained"], device)
+    scores = judge(generator, clip, result, parts, settings, seed, judge_clip)
+    numeric = [k for k, v in result.history[0].items() if isinstance(v, float)]
     record = {
-        "noise": result.noise,
-        "class_logits": result.class_logits,
+        **result.latents,
         "truncation": np.float64(settings.truncation),
+        "grayscale": np.bool_(settings.grayscale),
         "loss": np.float64(result.loss),
         "similarity": np.float64(result.similarity),
+        "start_loss": np.float64(result.start_loss),
         "best_iteration": np.int64(result.iteration),
+        **{key: np.float64(value) for key, value in scores.items()},
         "index": np.int64(index),
         "text": text_name,
         "sentence": sentence,
@@ -92,15 +106,38 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
         "clip_prompt": fit.clip_prompt,
         "prompt_truncated": np.bool_(fit.truncated),
         "seed": np.int64(seed),
+        "optimizer": settings.optimizer,
+        "initial_class": str(settings.initial_class),
         "generator": generator.name,
         "clip": clip.name,
-        "provenance": search_provenance(config),
-        **{f"history_{key}": value for key, value in result.history.items()},
+        "provenance": {**search_provenance(config), "overrides": dict(search_overrides or {})},
+        **{f"history_{key}": np.array([row[key] for row in result.history]) for key in numeric},
     }
     save_latents(latents_path, record)
     save_png(render_still(generator, record, None), image_path)
-    log(f"best loss {result.loss:.4f}, CLIP similarity {result.similarity:.4f} (iteration {result.iteration + 1})")
+    write_history_tsv(result.history, history_path)
+    plot_history(result.history, plot_path, title=f"{index}: {prompt}")
+    if progress_path:
+        write_progress_video(generator, result, settings, progress_path)
+    log(f"best loss {result.loss:.4f}, CLIP similarity {result.similarity:.4f} (iteration {result.iteration + 1}); "
+        f"judge: {', '.join(f'{k} {v:.4f}' for k, v in scores.items())}")
     return record
+
+
+def write_progress_video(generator, result, settings, path, fps: int = 2) -> None:
+    """The notebook's search video: the best candidate of every iteration, 2 frames per second."""
+    import torch
+
+    from .film import Encoding, SegmentWriter
+    from .walk import render_latents
+
+    noise = torch.as_tensor(np.stack([z for z, _ in result.progress]))
+    classes = torch.as_tensor(np.stack([c for _, c in result.progress]))
+    side = generator.resolution + generator.resolution % 2
+    with SegmentWriter(path, side, side, Encoding(fps=fps, crf=18, preset="veryfast")) as writer:
+        for frames in render_latents(generator, noise, classes, settings.truncation, side, 8,
+                                     settings.class_mode, settings.grayscale):
+            writer.write(frames)
 
 
 def segment_job(config: dict, *, latents_path, next_latents_path, caption: str, segment_path,

@@ -1,121 +1,390 @@
-"""The per-sentence search: CMA-ES over BigGAN's [noise ; class logits], scored by CLIP on random crops.
+"""The per-sentence search: find BigGAN latents whose image CLIP finds closest to the prompt.
 
-Defaults follow the workshop notebook: population 50, sigma0 0.5, full covariance, active CMA, not
-elitist, mean starting at zero noise and random class logits, 64 random square crops of 70-98 % of
-the side, loss = 100 * (1 - mean cosine similarity of the crops to the prompt), best-ever kept.
-Unlike the notebook, the whole population goes through BigGAN in one batched call and all crops of
-many candidates through CLIP together.
+One engine for every mode of the workshop notebook and the tricks of its peers:
+- optimizers: CMA-ES (the notebook's default), Adam, SGD with momentum, CMA-ES with a gradient step
+  on its mean after every generation ("interleaved"), and CMA-ES followed by gradient steps from the
+  best candidate ("terminal");
+- initial class: random mix, from the prompt (nearest ImageNet class name by CLIP text similarity),
+  random class, random Dirichlet, a named class, or random embeddings (search the 128-dim class
+  embedding itself instead of 1000 logits);
+- FuseDream-style initialisation: score many random draws first and start from the best;
+- objective: weighted prompts and negative prompts, the notebook's regularisers, grayscale,
+  clamped or stochastic truncation, the notebook's random crops or a richer augmentation set.
+
+Defaults reproduce the notebook: CMA-ES, population 50, sigma0 0.5, full covariance, active, not
+elitist, mean at zero noise and random class logits, 64 crops of 70-98 % of the side, loss =
+100 * (1 - mean cosine similarity) + 1e-4 * class-entropy term, best-ever candidate kept. Unlike the
+notebook, whole populations go through BigGAN in one batched call and all their crops through CLIP
+in large chunks.
 """
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
+
+from .text import parse_weighted_prompt
+
+OPTIMIZERS = ("cma-es", "adam", "sgd", "cma-es-interleaved-adam", "cma-es-interleaved-sgd",
+              "cma-es-terminal-adam", "cma-es-terminal-sgd")
+INITIAL_CLASS_MODES = ("random-mix", "from-prompt", "random-class", "random-dirichlet", "random-embeddings")
+AUGMENTATIONS = ("crops", "rich")
+
+
+def imagenet_classes() -> list[str]:
+    """The 1000 ImageNet class names in BigGAN's order (shipped as package data)."""
+    return (Path(__file__).with_name("data") / "imagenet_classes.txt").read_text().splitlines()
+
+
+def resolve_class(name) -> int:
+    """An ImageNet class by index ('933', 933) or by name ('cheeseburger'); the error suggests names."""
+    import difflib
+
+    names = imagenet_classes()
+    text = str(name).strip()
+    if text.isdigit():
+        if int(text) < len(names):
+            return int(text)
+        raise ValueError(f"class index {text} is out of range (0-{len(names) - 1})")
+    lowered = [n.lower() for n in names]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    close = difflib.get_close_matches(text.lower(), lowered, n=5, cutoff=0.5)
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown ImageNet class '{text}'{hint}")
+
+
+def check_initial_class(value: str) -> None:
+    if value not in INITIAL_CLASS_MODES:
+        resolve_class(value)
 
 
 @dataclass(frozen=True)
 class SearchSettings:
+    optimizer: str = "cma-es"
     iterations: int = 50
+    terminal_iterations: int = 50
     population: int = 50
     sigma0: float = 0.5
     covariance: str = "full"  # or "diagonal"
     active: bool = True
-    initial_class: str = "random-mix"
+    learning_rate: float = 0.1
+    momentum: float = 0.9  # SGD
+    initial_class: str = "random-mix"  # a mode of INITIAL_CLASS_MODES, or an ImageNet class name/index
+    class_smoothing: float = 0.1
+    optimize_class: bool = True
+    init_samples: int = 0  # FuseDream-style: score this many random draws first (0: off)
+    init_top: int = 1  # ...and start from the best k of them
     crops: int = 64
     crop_min: float = 0.7
     crop_max: float = 0.98
+    augmentation: str = "crops"  # or "rich": + colour jitter, shift, resize, cutout
+    noise_normality: float = 0.0
+    embedding_normality: float = 0.0
+    class_entropy: float = 1e-4
+    stochastic_truncation: bool = False
+    grayscale: bool = False
     generator_batch: int = 50
     clip_batch: int = 512
     truncation: float = 1.0
+    story_keep: float = 0.5  # with a previous sentence's latents: how much of them the start keeps
+    judge_crops: int = 64
 
     @classmethod
-    def from_config(cls, config: dict) -> "SearchSettings":
-        s = config["search"]
-        return cls(**{k: s[k] for k in cls.__dataclass_fields__ if k in s},
-                   truncation=config["generator"]["truncation"])
+    def from_config(cls, config: dict, overrides: dict | None = None) -> "SearchSettings":
+        """Settings from a validated config; `overrides`: a sentence's own values (e.g. iterations)."""
+        values = {k: v for k, v in {**config["search"], **(overrides or {})}.items() if k in cls.__dataclass_fields__}
+        return cls(**values, truncation=config["generator"]["truncation"], judge_crops=config["judge"]["crops"])
+
+    @property
+    def uses_cma(self) -> bool:
+        return self.optimizer.startswith("cma-es")
+
+    @property
+    def gradient(self) -> str | None:
+        return None if self.optimizer == "cma-es" else self.optimizer.rsplit("-", 1)[-1]
+
+    @property
+    def class_mode(self) -> str:
+        """'embedding' when the 128-dim class embedding is searched, else 'logits'."""
+        return "embedding" if self.initial_class == "random-embeddings" else "logits"
 
 
 @dataclass
 class SearchResult:
-    noise: np.ndarray  # [z_dim] float32, before clamping (clamping happens at render time)
-    class_logits: np.ndarray  # [num_classes] float32, before the softmax
+    noise: np.ndarray  # [z_dim] float32, as rendered (after stochastic truncation; clamping is at render)
+    class_vector: np.ndarray  # [num_classes] logits, or [embed_dim] embedding (class_mode 'embedding')
+    class_mode: str
     loss: float
     similarity: float
     iteration: int  # the iteration that found the best candidate
-    history: dict = field(default_factory=dict)  # per-iteration arrays
+    history: list = field(default_factory=list)  # one dict per iteration
+    progress: list = field(default_factory=list)  # best candidate of each iteration: (noise, class_vector)
+    start_loss: float = math.nan  # the objective at the starting point (before any search step)
+
+    @property
+    def latents(self) -> dict:
+        key = "class_embedding" if self.class_mode == "embedding" else "class_logits"
+        return {"noise": self.noise, key: self.class_vector}
 
 
-def initial_mean(generator, settings: SearchSettings, rng: np.random.Generator) -> np.ndarray:
-    if settings.initial_class != "random-mix":
-        raise ValueError(f"unknown initial_class {settings.initial_class!r}")
-    # "Random mix": uniformly random logits, i.e. a soft mixture of all classes.
-    logits = rng.uniform(0.0, 1.0, generator.num_classes)
-    return np.concatenate([np.zeros(generator.z_dim), logits])
+# --------------------------------------------------------------------------- augmentations
 
 
-def random_crop_boxes(n_images: int, n_crops: int, side: int, lo: float, hi: float, gen) -> "torch.Tensor":
-    """[n_images * n_crops, 5] boxes (image index, x1, y1, x2, y2) of random squares of lo..hi of the side."""
+def random_crop_boxes(n_images: int, n_crops: int, side: int, lo: float, hi: float, gen, shift: float = 0.0):
+    """[n_images * n_crops, 5] boxes (image index, x1, y1, x2, y2) of random squares of lo..hi of the
+    side; with `shift`, boxes may also stick out of the image by up to that fraction of the side."""
     import torch
 
-    sizes = side * (lo + (hi - lo) * torch.rand(n_images, n_crops, generator=gen, dtype=torch.float64))
-    x1 = (side - sizes) * torch.rand(n_images, n_crops, generator=gen, dtype=torch.float64)
-    y1 = (side - sizes) * torch.rand(n_images, n_crops, generator=gen, dtype=torch.float64)
+    def rand():
+        return torch.rand(n_images, n_crops, generator=gen, dtype=torch.float64)
+
+    sizes = side * (lo + (hi - lo) * rand())
+    x1 = (side - sizes) * rand() + shift * side * (2 * rand() - 1)
+    y1 = (side - sizes) * rand() + shift * side * (2 * rand() - 1)
     index = torch.arange(n_images, dtype=torch.float64).unsqueeze(1).expand(n_images, n_crops)
     return torch.stack([index, x1, y1, x1 + sizes, y1 + sizes], dim=-1).reshape(-1, 5).float()
 
 
-class Scorer:
-    """Scores candidate latents: generator on the whole batch, then CLIP on every crop in large chunks."""
+def rich_augment(views, gen):
+    """FuseDream-style extras on a batch of crops [N, 3, S, S] in [0, 1]: colour jitter, a random
+    down-and-up resize, and a cutout square. Differentiable; random numbers from `gen` (CPU)."""
+    import torch
+    import torch.nn.functional as F
 
-    def __init__(self, generator, clip, text_embedding, settings: SearchSettings, crop_gen):
+    n, _, size, _ = views.shape
+    device = views.device
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=gen).to(device)
+
+    brightness = 1 + 0.4 * (rand(n, 1, 1, 1) - 0.5)
+    contrast = 1 + 0.4 * (rand(n, 1, 1, 1) - 0.5)
+    saturation = 1 + 0.4 * (rand(n, 1, 1, 1) - 0.5)
+    gray = views.mean(dim=1, keepdim=True)
+    views = gray + (views - gray) * saturation
+    mean = views.mean(dim=(1, 2, 3), keepdim=True)
+    views = ((views - mean) * contrast + mean) * brightness
+    # Resize: half the views pass through a lower resolution (as if seen smaller).
+    small = max(8, size // 2)
+    blurred = F.interpolate(F.interpolate(views, size=small, mode="bilinear", antialias=True, align_corners=False),
+                            size=size, mode="bilinear", align_corners=False)
+    views = torch.where(rand(n, 1, 1, 1) < 0.5, blurred, views)
+    # Cutout: a grey square of a quarter of the side at a random place.
+    cut = size // 4
+    ys = (rand(n) * (size - cut)).long()
+    xs = (rand(n) * (size - cut)).long()
+    rows = torch.arange(size, device=device)
+    mask_y = (rows[None] >= ys[:, None]) & (rows[None] < ys[:, None] + cut)
+    mask_x = (rows[None] >= xs[:, None]) & (rows[None] < xs[:, None] + cut)
+    mask = (mask_y[:, :, None] & mask_x[:, None, :]).unsqueeze(1)
+    return torch.where(mask, torch.full_like(views, 0.5), views).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- objective
+
+
+class Objective:
+    """Loss of a batch of latents x [N, D] (D = z_dim + class dims). Batched end to end: the generator
+    on the whole batch (in chunks), every crop of every image through CLIP in chunks. Differentiable
+    when called with gradients enabled."""
+
+    def __init__(self, generator, clip, prompt_parts, settings: SearchSettings, *, fixed_class=None):
+        import torch
+
         self.generator = generator
         self.clip = clip
-        self.text = text_embedding  # [1, D], unit norm, computed once
         self.settings = settings
-        self.crop_gen = crop_gen  # CPU torch.Generator: crops are reproducible on any device
         self.z_dim = generator.z_dim
+        texts = [t for t, _ in prompt_parts]
+        with torch.no_grad():  # not inference_mode: gradient optimizers use the embedding in autograd
+            self.text = clip.encode_text(texts)  # [P, D], once per search
+        weights = torch.tensor([w for _, w in prompt_parts], dtype=torch.float32)
+        self.weights = (weights / weights.clamp_min(0).sum()).to(clip.device)
+        self.fixed_class = fixed_class  # class vector when optimize_class is off
+        embed = generator.class_embeddings()  # [num_classes, embed_dim]
+        self.embed_mean, self.embed_std = float(embed.mean()), float(embed.std())
+        p = np.full(generator.num_classes, settings.class_smoothing / generator.num_classes)
+        p[0] += 1 - settings.class_smoothing
+        self.target_entropy = float(-(p * np.log(p)).sum())
+
+    def split(self, x):
+        import torch
+
+        z = x[:, : self.z_dim]
+        if self.fixed_class is not None:
+            cls = torch.as_tensor(self.fixed_class, dtype=x.dtype, device=x.device).expand(x.shape[0], -1)
+        else:
+            cls = x[:, self.z_dim:]
+        return z, cls
 
     def images(self, x):
         import torch
 
         out = []
         for chunk in torch.split(x, self.settings.generator_batch):
-            out.append(self.generator.render(chunk[:, : self.z_dim], chunk[:, self.z_dim:],
-                                             self.settings.truncation))
+            z, cls = self.split(chunk)
+            out.append(self.generator.render(z, cls, self.settings.truncation, class_mode=self.settings.class_mode,
+                                             grayscale=self.settings.grayscale))
         return torch.cat(out)
 
-    def similarity(self, images):
-        """Mean cosine similarity over each image's augmentations: [N]."""
+    def similarities(self, images, gen, crops: int | None = None):
+        """Cosine similarity of each image's augmentations to each prompt part, averaged: [N, P]."""
         import torch
         import torch.nn.functional as F
         from torchvision.ops import roi_align
 
+        s = self.settings
+        crops = crops or s.crops
         n, side, size = images.shape[0], images.shape[-1], self.clip.image_size
         if side <= size:
             # The notebook crops only when the image is larger than CLIP's input.
             views = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
-            return (self.clip.encode_images(views) @ self.text.T).squeeze(1)
-        s = self.settings
-        boxes = random_crop_boxes(n, s.crops, side, s.crop_min, s.crop_max, self.crop_gen).to(images.device)
+            if s.augmentation == "rich":
+                views = rich_augment(views, gen)
+            return self.clip.encode_images(views) @ self.text.T
+        shift = 0.1 if s.augmentation == "rich" else 0.0
+        boxes = random_crop_boxes(n, crops, side, s.crop_min, s.crop_max, gen, shift).to(images.device)
         sims = []
         for chunk in torch.split(boxes, max(1, s.clip_batch)):
-            # roi_align crops and resizes a whole batch at once; its adaptive sampling averages
-            # several samples per output pixel, which acts as the anti-aliasing a downscale needs.
+            # roi_align crops and resizes a whole batch at once; its adaptive sampling averages several
+            # samples per output pixel, the anti-aliasing a downscale needs.
             views = roi_align(images, chunk, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
-            sims.append((self.clip.encode_images(views) @ self.text.T).squeeze(1))
-        return torch.cat(sims).view(n, s.crops).mean(dim=1)
+            if s.augmentation == "rich":
+                views = rich_augment(views, gen)
+            sims.append(self.clip.encode_images(views) @ self.text.T)
+        return torch.cat(sims).view(n, crops, -1).mean(dim=1)
 
-    def __call__(self, x):
-        """x: [N, z_dim + num_classes] -> (loss [N], similarity [N]) as float64 numpy arrays."""
-        sim = self.similarity(self.images(x)).double().cpu().numpy()
-        return 100.0 * (1.0 - sim), sim
+    def regularisers(self, x):
+        import torch
+
+        z, cls = self.split(x)
+        terms = {}
+        s = self.settings
+        terms["noise_normality"] = z.mean(dim=1) ** 2 + (z.std(dim=1) - 1) ** 2
+        if s.class_mode == "embedding":
+            embedding = cls
+            terms["class_entropy"] = torch.zeros_like(terms["noise_normality"])
+        else:
+            probs = torch.softmax(cls, dim=1)
+            embedding = probs @ self.generator.class_embeddings().to(probs.dtype)
+            entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(dim=1)
+            terms["class_entropy"] = (entropy - self.target_entropy).abs()
+        terms["embedding_normality"] = ((embedding.mean(dim=1) - self.embed_mean) ** 2
+                                        + (embedding.std(dim=1) - self.embed_std) ** 2)
+        return terms
+
+    def __call__(self, x, gen):
+        """-> (loss [N], weighted similarity [N], regulariser terms {name: [N]}) as tensors."""
+        s = self.settings
+        sims = self.similarities(self.images(x), gen)
+        similarity = sims @ self.weights
+        terms = self.regularisers(x)
+        loss = 100.0 * (1.0 - similarity)
+        for name in ("noise_normality", "embedding_normality", "class_entropy"):
+            weight = getattr(s, name)
+            if weight:
+                loss = loss + weight * terms[name].to(loss.dtype)
+        return loss, similarity, terms
 
 
-def search_prompt(prompt: str, *, seed: int, generator, clip, settings: SearchSettings, log=None) -> SearchResult:
-    """Find BigGAN latents whose image CLIP finds closest to `prompt`. Deterministic for a given seed,
-    models, settings and device."""
+# --------------------------------------------------------------------------- starting points
+
+
+def truncated_noise(rng: np.random.Generator, n: int, z_dim: int, truncation: float) -> np.ndarray:
+    """BigGAN's noise: standard normal truncated to [-2, 2], scaled by the truncation."""
+    from scipy.stats import truncnorm
+
+    return truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=rng) * truncation
+
+
+def smoothed_one_hot_logits(index: int, num_classes: int, smoothing: float) -> np.ndarray:
+    p = np.full(num_classes, smoothing / num_classes)
+    p[index] += 1 - smoothing
+    return np.log(p)
+
+
+def nearest_class(clip, prompt: str) -> int:
+    """The ImageNet class whose name CLIP finds closest to the prompt."""
+    import torch
+
+    with torch.inference_mode():
+        names = clip.encode_text([f"a photo of a {n}" for n in imagenet_classes()])
+        text = clip.encode_text([prompt])
+    return int((names @ text.T).squeeze(1).argmax())
+
+
+def initial_class_vectors(mode: str, n: int, generator, rng, settings: SearchSettings, prompt_class=None):
+    """n starting class vectors (logits, or embeddings for 'random-embeddings')."""
+    c = generator.num_classes
+    if mode == "random-mix":
+        return rng.uniform(0.0, 1.0, (n, c))
+    if mode == "random-class":
+        return np.stack([smoothed_one_hot_logits(int(k), c, settings.class_smoothing)
+                         for k in rng.integers(0, c, n)])
+    if mode == "random-dirichlet":
+        return np.log(np.clip(rng.dirichlet(np.ones(c), n), 1e-12, None))
+    if mode == "random-embeddings":
+        embed = generator.class_embeddings().double().cpu().numpy()
+        return rng.normal(embed.mean(), embed.std(), (n, embed.shape[1]))
+    # from-prompt, or a named class: the same smoothed one-hot for every draw
+    index = prompt_class if mode == "from-prompt" else resolve_class(mode)
+    return np.repeat(smoothed_one_hot_logits(index, c, settings.class_smoothing)[None], n, axis=0)
+
+
+# --------------------------------------------------------------------------- the search
+
+
+class _Tracker:
+    """Keeps the best candidate ever evaluated and the per-iteration history."""
+
+    def __init__(self, objective, log):
+        self.objective = objective
+        self.log = log
+        self.best = (math.inf, 0.0, None, -1)
+        self.history = []
+        self.progress = []
+
+    def update(self, iteration, phase, x, loss, similarity, terms):
+        i = int(np.argmin(loss))
+        if loss[i] < self.best[0]:
+            self.best = (float(loss[i]), float(similarity[i]), x[i].copy(), iteration)
+        z, cls = x[i, : self.objective.z_dim], x[i, self.objective.z_dim:]
+        row = {
+            "iteration": iteration + 1,
+            "phase": phase,
+            "loss_mean": float(np.mean(loss)),
+            "loss_best": float(loss[i]),
+            "similarity_best": float(similarity[i]),
+            "best_ever_loss": self.best[0],
+            **{name: float(values[i]) for name, values in terms.items()},
+            "top_classes": self._top_classes(cls),
+        }
+        self.history.append(row)
+        self.progress.append(x[i].copy())
+        self.log(f"iteration {iteration + 1} ({phase}): loss mean {row['loss_mean']:.3f} best {row['loss_best']:.3f} "
+                 f"best-ever {self.best[0]:.3f} (similarity {self.best[1]:.4f}) classes {row['top_classes']}")
+
+    def _top_classes(self, cls) -> str:
+        s = self.objective.settings
+        if self.objective.fixed_class is not None:
+            cls = np.asarray(self.objective.fixed_class)
+        if s.class_mode == "embedding" or len(cls) == 0:
+            return ""
+        p = np.exp(cls - cls.max())
+        p /= p.sum()
+        top = np.argsort(-p)[:3]
+        return ",".join(f"{k}:{p[k]:.2f}" for k in top)
+
+
+def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSettings, start=None,
+                  log=None) -> SearchResult:
+    """Find latents for `prompt` (a string, or a list of (text, weight) parts). Deterministic for a
+    given seed, models, settings and device. `start`: latents dict of a previous sentence (story
+    coherence): the starting point keeps `settings.story_keep` of it."""
     import torch
 
     with warnings.catch_warnings():  # cma warns that matplotlib (for its plots) is missing
@@ -125,58 +394,192 @@ def search_prompt(prompt: str, *, seed: int, generator, clip, settings: SearchSe
     log = log or (lambda message: None)
     device = generator.device
     # 1. check inputs
-    if settings.population < 2:
-        raise ValueError("search.population must be at least 2")
-    # 2. prepare: the text embedding once, the random streams from the sentence's seed
+    parts = parse_weighted_prompt(prompt) if isinstance(prompt, str) else [(t, float(w)) for t, w in prompt]
+    if settings.optimizer not in OPTIMIZERS:
+        raise ValueError(f"search.optimizer: unknown optimizer {settings.optimizer!r} (known: {', '.join(OPTIMIZERS)})")
+    check_initial_class(settings.initial_class)
+    if settings.population < 2 and settings.uses_cma:
+        raise ValueError("search.population must be at least 2 for CMA-ES")
+    # 2. prepare: random streams from the sentence's seed, the objective, the starting point
     rng = np.random.default_rng(seed)
-    crop_gen = torch.Generator().manual_seed(seed)
-    with torch.inference_mode():
-        text = clip.encode_text([prompt])
-    scorer = Scorer(generator, clip, text, settings, crop_gen)
-    x0 = initial_mean(generator, settings, rng)
-    options = {
-        "popsize": settings.population,
-        "seed": seed,
-        # Draw CMA-ES's samples from our own generator, not numpy's global one.
-        "randn": lambda *shape: rng.standard_normal(shape),
-        "CMA_diagonal": settings.covariance == "diagonal",
-        "CMA_active": settings.active,
-        "CMA_elitist": False,
-        "maxiter": settings.iterations,
-        "verbose": -9,
-        "verb_disp": 0,
-        "verb_log": 0,
-        "tolfun": 0,
-        "tolx": 0,
-        "tolfunhist": 0,
-        "tolstagnation": 10**9,
-    }
-    es = cma.CMAEvolutionStrategy(x0, settings.sigma0, options)
-    best = (math.inf, 0.0, x0, -1)
-    history = {"loss_mean": [], "loss_best": [], "similarity_best": [], "best_ever_loss": []}
-    # 3. iterate: ask for the whole population, score it in batches, tell the losses back
-    for iteration in range(settings.iterations):
-        candidates = np.asarray(es.ask(), dtype=np.float64)
+    gen = torch.Generator().manual_seed(seed)
+    mode = settings.initial_class
+    prompt_class = nearest_class(clip, parts[0][0]) if mode == "from-prompt" else None
+    if prompt_class is not None:
+        log(f"initial class from the prompt: {prompt_class} ({imagenet_classes()[prompt_class]})")
+    fixed_class = None
+    if not settings.optimize_class:
+        fixed_class = initial_class_vectors(mode, 1, generator, rng, settings, prompt_class)[0]
+    objective = Objective(generator, clip, parts, settings, fixed_class=fixed_class)
+    tracker = _Tracker(objective, log)
+    z_dim = generator.z_dim
+
+    def evaluate(x: np.ndarray):
+        x = stochastic_truncation(x) if settings.stochastic_truncation else x
         with torch.inference_mode():
-            x = torch.as_tensor(candidates, dtype=torch.float32, device=device)
-            loss, sim = scorer(x)
-        es.tell(list(candidates), loss.tolist())
-        i = int(np.argmin(loss))
-        if loss[i] < best[0]:
-            best = (float(loss[i]), float(sim[i]), candidates[i].copy(), iteration)
-        history["loss_mean"].append(float(loss.mean()))
-        history["loss_best"].append(float(loss[i]))
-        history["similarity_best"].append(float(sim[i]))
-        history["best_ever_loss"].append(best[0])
-        log(f"iteration {iteration + 1}/{settings.iterations}: loss mean {loss.mean():.3f} "
-            f"best {loss[i]:.3f} best-ever {best[0]:.3f} (similarity {best[1]:.4f})")
+            loss, sim, terms = objective(torch.as_tensor(x, dtype=torch.float32, device=device), gen)
+        return x, loss.double().cpu().numpy(), sim.double().cpu().numpy(), \
+            {k: v.double().cpu().numpy() for k, v in terms.items()}
+
+    def stochastic_truncation(x: np.ndarray) -> np.ndarray:
+        # The notebook's option: re-draw out-of-range noise entries instead of clamping them.
+        x = x.copy()
+        limit = 2 * settings.truncation
+        out = np.abs(x[:, :z_dim]) > limit
+        if out.any():
+            x[:, :z_dim][out] = truncated_noise(rng, 1, int(out.sum()), settings.truncation)[0]
+        return x
+
+    def draw(n: int) -> np.ndarray:
+        noise = truncated_noise(rng, n, z_dim, settings.truncation)
+        if fixed_class is not None:
+            return noise
+        return np.concatenate([noise, initial_class_vectors(mode, n, generator, rng, settings, prompt_class)], axis=1)
+
+    if settings.uses_cma:  # the notebook's CMA-ES mean: zero noise and the initial class vector
+        starts = draw(1)
+        starts[:, :z_dim] = 0.0
+    else:
+        starts = draw(1)
+    if start is not None:
+        previous = _as_vector(start, objective, generator, settings)
+        starts = settings.story_keep * previous[None] + (1 - settings.story_keep) * starts
+    if settings.init_samples > 0:
+        samples = np.concatenate([starts, draw(settings.init_samples)])
+        scores = np.concatenate([evaluate(chunk)[1] for chunk in np.array_split(
+            samples, max(1, math.ceil(len(samples) / settings.generator_batch)))])
+        order = np.argsort(scores)[: max(1, settings.init_top)]
+        starts = samples[order]
+        log(f"initialisation: best {len(order)} of {len(samples)} random draws, loss {scores[order[0]]:.3f}")
+    start_loss = float(evaluate(starts[:1])[1][0])
+
+    # 3. iterate
+    iteration = 0
+    if settings.uses_cma:
+        options = {
+            "popsize": settings.population, "seed": seed,
+            "randn": lambda *shape: rng.standard_normal(shape),  # our generator, not numpy's global one
+            "CMA_diagonal": settings.covariance == "diagonal", "CMA_active": settings.active,
+            "CMA_elitist": False, "maxiter": settings.iterations, "verbose": -9, "verb_disp": 0,
+            "verb_log": 0, "tolfun": 0, "tolx": 0, "tolfunhist": 0, "tolstagnation": 10**9,
+        }
+        es = cma.CMAEvolutionStrategy(starts[0], settings.sigma0, options)
+        interleaved = settings.gradient if "interleaved" in settings.optimizer else None
+        stepper = _GradientSteps(objective, settings, gen, device, es.mean[None]) if interleaved else None
+        for iteration in range(settings.iterations):
+            candidates = np.asarray(es.ask(), dtype=np.float64)
+            evaluated, loss, sim, terms = evaluate(candidates)
+            es.tell(list(candidates), loss.tolist())
+            tracker.update(iteration, "cma-es", evaluated, loss, sim, terms)
+            if stepper is not None:
+                # One gradient step on the distribution's mean, which CMA-ES then samples around.
+                stepper.reset(np.asarray(es.mean)[None])
+                x, loss, sim, terms = stepper.step(stochastic_truncation if settings.stochastic_truncation else None)
+                tracker.update(iteration, interleaved, x, loss, sim, terms)
+                es.mean[:] = stepper.current()[0]
+        if "terminal" in settings.optimizer:
+            starts = tracker.best[2][None]
+            iteration += 1
+    if settings.gradient and "interleaved" not in settings.optimizer:
+        steps = settings.terminal_iterations if settings.uses_cma else settings.iterations
+        stepper = _GradientSteps(objective, settings, gen, device, starts)
+        first = iteration
+        for k in range(steps):
+            x, loss, sim, terms = stepper.step(stochastic_truncation if settings.stochastic_truncation else None)
+            tracker.update(first + k, settings.gradient, x, loss, sim, terms)
+
     # 4. the best candidate ever seen
-    loss, sim, x_best, iteration = best
+    loss, sim, x_best, best_iteration = tracker.best
+    class_vector = np.asarray(fixed_class if fixed_class is not None else x_best[z_dim:])
     return SearchResult(
-        noise=x_best[: generator.z_dim].astype(np.float32),
-        class_logits=x_best[generator.z_dim:].astype(np.float32),
+        noise=x_best[:z_dim].astype(np.float32),
+        class_vector=class_vector.astype(np.float32),
+        class_mode=settings.class_mode,
         loss=loss,
         similarity=sim,
-        iteration=iteration,
-        history={k: np.asarray(v) for k, v in history.items()},
+        iteration=best_iteration,
+        history=tracker.history,
+        progress=[(x[:z_dim].astype(np.float32),
+                   (np.asarray(fixed_class) if fixed_class is not None else x[z_dim:]).astype(np.float32))
+                  for x in tracker.progress],
+        start_loss=start_loss,
     )
+
+
+def _as_vector(latents: dict, objective, generator, settings) -> np.ndarray:
+    """A stored latents record as a search vector of this search's class mode."""
+    noise = np.asarray(latents["noise"], dtype=np.float64)
+    if objective.fixed_class is not None:
+        return noise
+    if settings.class_mode == "embedding":
+        if "class_embedding" in latents:
+            cls = np.asarray(latents["class_embedding"], dtype=np.float64)
+        else:
+            logits = np.asarray(latents["class_logits"], dtype=np.float64)
+            p = np.exp(logits - logits.max())
+            cls = (p / p.sum()) @ generator.class_embeddings().double().cpu().numpy()
+    else:
+        if "class_logits" not in latents:
+            raise ValueError("story coherence: a search over class logits cannot start from class embeddings")
+        cls = np.asarray(latents["class_logits"], dtype=np.float64)
+    return np.concatenate([noise, cls])
+
+
+class _GradientSteps:
+    """Adam or SGD (momentum) on a batch of latents, one step per call; the loss evaluated at each step
+    is reported for the latents it was evaluated at."""
+
+    def __init__(self, objective, settings: SearchSettings, gen, device, starts: np.ndarray):
+        import torch
+
+        self.objective = objective
+        self.gen = gen
+        self.param = torch.tensor(starts, dtype=torch.float32, device=device, requires_grad=True)
+        if settings.gradient == "adam":
+            self.optimizer = torch.optim.Adam([self.param], lr=settings.learning_rate)
+        else:
+            self.optimizer = torch.optim.SGD([self.param], lr=settings.learning_rate, momentum=settings.momentum)
+
+    def reset(self, x: np.ndarray) -> None:
+        import torch
+
+        with torch.no_grad():
+            self.param.copy_(torch.as_tensor(x, dtype=torch.float32))
+
+    def current(self) -> np.ndarray:
+        return self.param.detach().double().cpu().numpy()
+
+    def step(self, resample=None):
+        import torch
+
+        if resample is not None:
+            self.reset(resample(self.current()))
+        x = self.current()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            loss, sim, terms = self.objective(self.param, self.gen)
+            loss.sum().backward()
+        self.optimizer.step()
+        return (x, loss.detach().double().cpu().numpy(), sim.detach().double().cpu().numpy(),
+                {k: v.detach().double().cpu().numpy() for k, v in terms.items()})
+
+
+def judge(generator, clip, result: SearchResult, prompt_parts, settings: SearchSettings, seed: int,
+          judge_clip=None) -> dict:
+    """Score the best image with fresh augmentations (a different random stream than the search's),
+    and with a second CLIP model if given, so reported scores are not inflated by the search
+    overfitting its own crops."""
+    import torch
+
+    scores = {}
+    judged = replace(settings, crops=settings.judge_crops)
+    x = np.concatenate([result.noise, result.class_vector])[None]
+    for name, model in (("judge_similarity", clip), ("judge2_similarity", judge_clip)):
+        if model is None:
+            continue
+        objective = Objective(generator, model, prompt_parts, replace(judged, optimize_class=True))
+        gen = torch.Generator().manual_seed((seed * 7919 + 17) % 2**63)
+        with torch.inference_mode():
+            images = objective.images(torch.as_tensor(x, dtype=torch.float32, device=generator.device))
+            scores[name] = float((objective.similarities(images, gen) @ objective.weights)[0])
+    return scores

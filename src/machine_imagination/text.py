@@ -16,8 +16,49 @@ class TextError(ValueError):
 class Prompt:
     index: int  # 0-based position in the text; outputs are named by it, never by the sentence
     sentence: str  # the sentence as it appears in the text (whitespace folded)
-    prompt: str  # the sentence put into the template: what CLIP is asked to match
-    seed: int  # derived from the project seed and the index only
+    prompt: str  # what CLIP is asked to match: the template filled in ('text:weight | ...' if weighted)
+    seed: int  # derived from the project seed and the index only (unless overridden)
+    parts: tuple = ()  # ((text, weight), ...): the prompt's weighted parts
+    search: tuple = ()  # ((setting, value), ...): this sentence's own search settings (overrides)
+
+
+def parse_weighted_prompt(spec: str) -> list[tuple[str, float]]:
+    """'a red fox:1 | blurry:-0.5' -> [('a red fox', 1.0), ('blurry', -0.5)]. A part without ':weight'
+    has weight 1; only text after a part's last ':' that reads as a number is a weight, so a colon
+    inside a sentence stays text."""
+    parts = []
+    for piece in spec.split("|"):
+        piece = piece.strip()
+        if not piece:
+            continue
+        text, weight = piece, 1.0
+        head, sep, tail = piece.rpartition(":")
+        if sep:
+            try:
+                weight = float(tail)
+                text = head.strip()
+            except ValueError:
+                pass
+        parts.append((text, weight))
+    if not any(w > 0 for _, w in parts):
+        raise TextError(f"prompt {spec!r} has no part with a positive weight")
+    return parts
+
+
+def format_weighted_prompt(parts) -> str:
+    if len(parts) == 1 and parts[0][1] == 1.0:
+        return parts[0][0]
+    return " | ".join(f"{text}:{weight:g}" for text, weight in parts)
+
+
+def fill_prompt(template: str, sentence: str, style: str = "") -> tuple:
+    """The weighted parts of `template` for one sentence; `style` is appended to every positive part.
+    The template is parsed before the sentence goes in, so the sentence's own ':' and '|' stay text."""
+    parts = []
+    for text, weight in parse_weighted_prompt(template):
+        text = _fold(text.format(sentence=sentence))
+        parts.append((text + style if weight > 0 else text, weight))
+    return tuple(parts)
 
 
 def read_text(path: str | Path) -> str:
@@ -74,6 +115,8 @@ def check_template(template: str) -> None:
         ) from None
     if "\0" not in filled:
         raise TextError(f"text.template {template!r} does not contain {{sentence}}")
+    if not any("{sentence}" in text and w > 0 for text, w in parse_weighted_prompt(template)):
+        raise TextError(f"text.template {template!r}: {{sentence}} must be in a part with a positive weight")
 
 
 def sentence_seed(project_seed: int, index: int) -> int:
@@ -82,16 +125,76 @@ def sentence_seed(project_seed: int, index: int) -> int:
     return int(state % (2**31 - 2)) + 1
 
 
-def make_prompts(path, *, split="sentences", language="en", template="{sentence}", seed=1) -> list[Prompt]:
+def make_prompts(path, *, split="sentences", language="en", template="{sentence}", style="", seed=1,
+                 overrides=None) -> list[Prompt]:
+    """The prompts of one text; `overrides`: {index: {column: value}} from an overrides table."""
     check_template(template)
     sentences = split_text(read_text(path), split, language)
     if not sentences:
         unit = "line" if split == "lines" else "sentence"
         raise TextError(f"text file '{path}' contains no {unit} (it is empty or holds no words)")
-    return [
-        Prompt(index=i, sentence=s, prompt=_fold(template.format(sentence=s)), seed=sentence_seed(seed, i))
-        for i, s in enumerate(sentences)
-    ]
+    overrides = overrides or {}
+    prompts = []
+    for i, s in enumerate(sentences):
+        own = dict(overrides.get(i, {}))
+        parts = fill_prompt(own.pop("prompt", template), s, style)
+        seed_i = own.pop("seed", None)
+        prompts.append(Prompt(index=i, sentence=s, prompt=format_weighted_prompt(parts),
+                              seed=sentence_seed(seed, i) if seed_i is None else seed_i,
+                              parts=parts, search=tuple(sorted(own.items()))))
+    return prompts
+
+
+OVERRIDE_COLUMNS = {"seed": int, "initial_class": str, "iterations": int, "prompt": str}
+
+
+def read_overrides(path, sentences: int) -> dict:
+    """An overrides table: a TSV with an `index` column and any of seed, initial_class, iterations,
+    prompt; an empty cell keeps the project's value. Returns {index: {column: value}}."""
+    from .search import check_initial_class
+
+    if not Path(path).is_file():
+        raise TextError(f"overrides table '{path}' does not exist (check the path under 'overrides:' in the config)")
+    lines = read_text(path).split("\n")
+    rows = [line.split("\t") for line in lines if line.strip()]
+    if not rows or rows[0][0].strip() != "index":
+        raise TextError(f"overrides table '{path}' must start with a header line whose first column is 'index'")
+    header = [h.strip() for h in rows[0]]
+    unknown = [h for h in header[1:] if h not in OVERRIDE_COLUMNS]
+    if unknown:
+        raise TextError(f"overrides table '{path}': unknown column(s) {', '.join(unknown)} "
+                        f"(known: index, {', '.join(OVERRIDE_COLUMNS)})")
+    table = {}
+    for number, row in enumerate(rows[1:], start=2):
+        where = f"overrides table '{path}', line {number}"
+        try:
+            index = int(row[0])
+        except ValueError:
+            raise TextError(f"{where}: index {row[0]!r} is not a whole number") from None
+        if not 0 <= index < sentences:
+            raise TextError(f"{where}: index {index} is out of range (the text has {sentences} sentences)")
+        if index in table:
+            raise TextError(f"{where}: index {index} appears twice")
+        values = {}
+        for name, cell in zip(header[1:], row[1:]):
+            cell = cell.strip()
+            if not cell:
+                continue
+            try:
+                values[name] = OVERRIDE_COLUMNS[name](cell)
+            except ValueError:
+                raise TextError(f"{where}: {name} {cell!r} is not a whole number") from None
+            if name == "iterations" and values[name] < 1 or name == "seed" and values[name] < 0:
+                raise TextError(f"{where}: {name} must be {'at least 1' if name == 'iterations' else '0 or more'}")
+            if name == "initial_class":
+                try:
+                    check_initial_class(cell)
+                except ValueError as err:
+                    raise TextError(f"{where}: {err}") from None
+            if name == "prompt":
+                check_template(cell) if "{sentence}" in cell else parse_weighted_prompt(cell)
+        table[index] = values
+    return table
 
 
 @dataclass(frozen=True)
@@ -101,8 +204,13 @@ class PromptFit:
     truncated: bool
 
 
-def fit_prompt(tokenizer, prompt: str) -> PromptFit:
-    """How a prompt fits CLIP's context: open_clip's tokenizer silently cuts long prompts; we record it."""
+def fit_prompt(tokenizer, prompt) -> PromptFit:
+    """How a prompt (a string, or weighted parts) fits CLIP's context: open_clip's tokenizer silently
+    cuts long texts; we record it."""
+    if not isinstance(prompt, str):
+        fits = [(fit_prompt(tokenizer, text), weight) for text, weight in prompt]
+        return PromptFit(format_weighted_prompt([(f.clip_prompt, w) for f, w in fits]),
+                         max(f.tokens for f, _ in fits), any(f.truncated for f, _ in fits))
     ids = tokenizer.encode(prompt)
     budget = tokenizer.context_length - 2  # start-of-text and end-of-text
     if len(ids) <= budget:

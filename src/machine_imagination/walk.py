@@ -63,16 +63,35 @@ def to_uint8_frames(images, size: int | None):
     return (images * 255.0).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
-def render_latents(generator, noise, class_logits, truncation: float, size: int | None, batch: int):
-    """Yield uint8 frame batches for rows of `noise` [T, z] and `class_logits` [T, C]."""
+def class_vectors(generator, *records):
+    """The class vectors of latents records as tensors, in one space: logits when every record has
+    logits, else class embeddings (searches in 'random-embeddings' mode store those)."""
+    import torch
+
+    if all("class_logits" in r for r in records):
+        return [torch.as_tensor(r["class_logits"]) for r in records], "logits"
+    out = []
+    for r in records:
+        if "class_embedding" in r:
+            out.append(torch.as_tensor(r["class_embedding"]))
+        else:
+            probs = torch.softmax(torch.as_tensor(r["class_logits"], dtype=torch.float32), dim=-1)
+            out.append((probs.to(generator.device) @ generator.class_embeddings()).cpu())
+    return out, "embedding"
+
+
+def render_latents(generator, noise, class_vectors, truncation: float, size: int | None, batch: int,
+                   class_mode: str = "logits", grayscale: bool = False):
+    """Yield uint8 frame batches for rows of `noise` [T, z] and `class_vectors` [T, C]."""
     import torch
 
     device = generator.device
     with torch.inference_mode():
         for start in range(0, noise.shape[0], batch):
             z = noise[start:start + batch].to(device=device, dtype=torch.float32)
-            c = class_logits[start:start + batch].to(device=device, dtype=torch.float32)
-            yield to_uint8_frames(generator.render(z, c, truncation), size)
+            c = class_vectors[start:start + batch].to(device=device, dtype=torch.float32)
+            images = generator.render(z, c, truncation, class_mode=class_mode, grayscale=grayscale)
+            yield to_uint8_frames(images, size)
 
 
 def render_transition(generator, a: dict, b: dict, steps: int, size: int | None, batch: int):
@@ -83,9 +102,10 @@ def render_transition(generator, a: dict, b: dict, steps: int, size: int | None,
         return
     t = transition_times(steps)
     noise = slerp(torch.as_tensor(a["noise"]), torch.as_tensor(b["noise"]), t)
-    logits = slerp(torch.as_tensor(a["class_logits"]), torch.as_tensor(b["class_logits"]), t)
-    truncation = float(a["truncation"])
-    yield from render_latents(generator, noise, logits, truncation, size, batch)
+    (ca, cb), mode = class_vectors(generator, a, b)
+    classes = slerp(ca, cb, t)
+    grayscale = bool(a.get("grayscale", False)) and bool(b.get("grayscale", False))
+    yield from render_latents(generator, noise, classes, float(a["truncation"]), size, batch, mode, grayscale)
 
 
 def render_still(generator, latents: dict, size: int | None):
@@ -93,5 +113,7 @@ def render_still(generator, latents: dict, size: int | None):
     import torch
 
     noise = torch.as_tensor(latents["noise"]).unsqueeze(0)
-    logits = torch.as_tensor(latents["class_logits"]).unsqueeze(0)
-    return next(render_latents(generator, noise, logits, float(latents["truncation"]), size, 1))[0]
+    (cls,), mode = class_vectors(generator, latents)
+    frames = render_latents(generator, noise, cls.unsqueeze(0), float(latents["truncation"]), size, 1, mode,
+                            bool(latents.get("grayscale", False)))
+    return next(frames)[0]

@@ -36,7 +36,10 @@ def generator_inputs(wildcards=None):
 
 
 def model_inputs(wildcards=None):
-    return generator_inputs() + clip_files(config["clip"]["model"], config["clip"]["pretrained"])
+    files = generator_inputs() + clip_files(config["clip"]["model"], config["clip"]["pretrained"])
+    if config["judge"]["model"]:
+        files += clip_files(config["judge"]["model"], config["judge"]["pretrained"])
+    return files
 
 
 def tokenizer_inputs(wildcards=None):
@@ -49,6 +52,18 @@ def next_latents(wildcards):
     if following < len(PROMPTS[wildcards.text]):
         return f"results/{wildcards.text}/latents/{following:04d}.npz"
     return []
+
+
+def previous_latents(wildcards):
+    """With search.story, a search starts from the previous sentence's latents: a DAG edge."""
+    index = int(wildcards.index)
+    if config["search"]["story"] and index > 0:
+        return f"results/{wildcards.text}/latents/{index - 1:04d}.npz"
+    return []
+
+
+def progress_outputs(pattern):
+    return [pattern] if config["search"]["progress_video"] else []
 
 
 def search_gpus():
@@ -69,4 +84,5 @@ def all_outputs():
             f"results/{text}/film.json",
         ]
         outputs += expand("results/{text}/images/{index}.png", text=text, index=indices(text))
+        outputs += expand("results/{text}/history/{index}.png", text=text, index=indices(text))
     return outputs

@@ -1,22 +1,28 @@
 # One search job per sentence. The sentence reaches the job as a parameter, not through the text
 # file, so editing one sentence reruns only its own search (Snakemake's params rerun trigger).
+# With search.story, sentence i+1 starts from sentence i's latents, so the jobs form a chain.
 
 
 rule search_prompt:
     input:
-        model_inputs,
+        models=model_inputs,
+        previous=previous_latents,
     output:
         latents="results/{text}/latents/{index}.npz",
         image="results/{text}/images/{index}.png",
+        history="results/{text}/history/{index}.tsv",
+        plot="results/{text}/history/{index}.png",
+        progress=progress_outputs("results/{text}/progress/{index}.mp4"),
     log:
         "logs/{text}/search/{index}.log",
     benchmark:
         "benchmarks/{text}/search/{index}.tsv"
     params:
         sentence=lambda wildcards: prompt_of(wildcards).sentence,
-        prompt=lambda wildcards: prompt_of(wildcards).prompt,
+        parts=lambda wildcards: [list(part) for part in prompt_of(wildcards).parts],
         seed=lambda wildcards: prompt_of(wildcards).seed,
-        settings={key: config[key] for key in ("generator", "clip", "search")},
+        overrides=lambda wildcards: dict(prompt_of(wildcards).search),
+        settings={key: config[key] for key in ("generator", "clip", "search", "judge")},
     threads: config["search"]["threads"]
     resources:
         runtime=60,
