@@ -1,0 +1,64 @@
+"""The pipeline's job functions, called directly (the Snakemake scripts are thin wrappers of these)."""
+import numpy as np
+
+from machine_imagination.config import validate_config
+from machine_imagination.history import read_history_tsv
+from machine_imagination.latents import load_latents
+from test_walk_and_film import decode
+
+
+def tiny_config(tiny_models, **search):
+    return validate_config({
+        "texts": {"t": "t.txt"},
+        "generator": {"model": str(tiny_models[0])},
+        "clip": {"model": str(tiny_models[1]), "pretrained": None},
+        "search": {"iterations": 3, "population": 4, "crops": 2, "device": "cpu", **search},
+        "judge": {"crops": 4, "model": str(tiny_models[1])},
+    })
+
+
+def test_search_job_writes_everything_a_search_leaves_behind(tmp_path, tiny_models):
+    from machine_imagination.pipeline import search_job
+
+    config = tiny_config(tiny_models, optimizer="cma-es-terminal-adam", terminal_iterations=2,
+                         initial_class="random-embeddings", progress_video=True, grayscale=True)
+    paths = {name: tmp_path / name for name in ("l.npz", "i.png", "h.tsv", "h.png", "p.mp4")}
+    record = search_job(config, text_name="t", index=2, sentence="A fox.", prompt_parts=[["a fox", 1], ["rain", -0.5]],
+                        seed=9, latents_path=paths["l.npz"], image_path=paths["i.png"], history_path=paths["h.tsv"],
+                        plot_path=paths["h.png"], progress_path=paths["p.mp4"], search_overrides={"iterations": 2},
+                        log=lambda message: None)
+    stored = load_latents(paths["l.npz"])
+    assert "class_embedding" in stored and "class_logits" not in stored and stored["grayscale"]
+    assert stored["prompt"] == "a fox:1 | rain:-0.5" and stored["optimizer"] == "cma-es-terminal-adam"
+    assert stored["provenance"]["overrides"] == {"iterations": 2}
+    assert -1 <= stored["judge_similarity"] <= 1 and -1 <= stored["judge2_similarity"] <= 1
+    history = read_history_tsv(paths["h.tsv"])
+    assert [row["phase"] for row in history] == ["cma-es", "cma-es", "adam", "adam"]  # 2 overridden + 2 terminal
+    assert len(stored["history_loss_best"]) == 4
+    meta, frames = decode(paths["p.mp4"])
+    assert len(frames) == 4 and meta["fps"] == 2  # the best candidate of every iteration
+    assert np.abs(frames[..., 0].astype(int) - frames[..., 1]).max() < 8  # grey, up to H.264's rounding
+    assert record["loss"] == stored["loss"]
+
+
+def test_search_job_story_start_and_film_of_embedding_latents(tmp_path, tiny_models):
+    from machine_imagination.film import CaptionStyle, Encoding, render_segment
+    from machine_imagination.models import load_generator
+    from machine_imagination.pipeline import search_job
+
+    config = tiny_config(tiny_models)
+    common = dict(text_name="t", sentence="s", seed=1, log=lambda message: None)
+    first = search_job(config, index=0, prompt_parts=[["a fox", 1]], latents_path=tmp_path / "0.npz",
+                       image_path=tmp_path / "0.png", history_path=tmp_path / "0.tsv", plot_path=tmp_path / "0p.png",
+                       **common)
+    second = search_job(tiny_config(tiny_models, initial_class="random-embeddings", story_keep=1.0), index=1,
+                        prompt_parts=[["a hen", 1]], latents_path=tmp_path / "1.npz", image_path=tmp_path / "1.png",
+                        history_path=tmp_path / "1.tsv", plot_path=tmp_path / "1p.png",
+                        previous_latents=tmp_path / "0.npz", **common)
+    assert "class_logits" in first and "class_embedding" in second
+    # A walk between a logits record and an embedding record goes through class embeddings.
+    generator = load_generator(str(tiny_models[0]))
+    frames = render_segment(generator, load_latents(tmp_path / "0.npz"), load_latents(tmp_path / "1.npz"), "x",
+                            tmp_path / "seg.mp4", hold=2, steps=3, size=None, batch=4, style=CaptionStyle(),
+                            encoding=Encoding(fps=10, preset="ultrafast"))
+    assert frames == 5
