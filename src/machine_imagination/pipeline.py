@@ -62,9 +62,10 @@ def save_png(image_hwc: np.ndarray, path) -> None:
 
 def search_job(config: dict, *, text_name: str, index: int, sentence: str, prompt_parts, seed: int,
                latents_path, image_path, history_path, plot_path, progress_path=None, previous_latents=None,
-               search_overrides=None, threads: int = 1, log=print) -> dict:
+               search_overrides=None, checkpoint_path=None, threads: int = 1, log=print) -> dict:
     """Search one sentence's latents; write its latents, image, history table and plot (and progress
-    video if asked)."""
+    video if asked). With `checkpoint_path`, the search saves its state there as it goes and on
+    SIGTERM/SIGUSR1, and a rerun resumes from it."""
     reproducible_torch(threads)
     from .history import plot_history, write_history_tsv
     from .models import load_clip, load_generator, select_device
@@ -84,7 +85,24 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
     prompt = format_weighted_prompt(parts)
     log(f"searching sentence {index} of '{text_name}' on {device} with {settings.optimizer}: {prompt!r} "
         f"(seed {seed}{', starting from the previous sentence' if start else ''})")
-    result = search_prompt(parts, seed=seed, generator=generator, clip=clip, settings=settings, start=start, log=log)
+    checkpoint = None
+    if checkpoint_path:
+        from dataclasses import asdict
+
+        from .checkpoint import Checkpointer, search_key
+
+        key = search_key(parts=parts, seed=seed, settings=asdict(settings), generator=generator.name, clip=clip.name,
+                         device=str(device), start=None if start is None else
+                         {k: np.asarray(v).tolist() for k, v in start.items() if k in ("noise", "class_logits",
+                                                                                       "class_embedding")})
+        checkpoint = Checkpointer(checkpoint_path, key, every=config["search"]["checkpoint_every"], log=log)
+        checkpoint.install_signal_handlers()
+    try:
+        result = search_prompt(parts, seed=seed, generator=generator, clip=clip, settings=settings, start=start,
+                               checkpoint=checkpoint, log=log)
+    finally:
+        if checkpoint:
+            checkpoint.restore_signal_handlers()
     judge_clip = None
     if config["judge"]["model"]:
         judge_clip = load_clip(config["judge"]["model"], config["judge"]["pretrained"], device)
@@ -119,6 +137,8 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
     plot_history(result.history, plot_path, title=f"{index}: {prompt}")
     if progress_path:
         write_progress_video(generator, result, settings, progress_path)
+    if checkpoint:
+        checkpoint.clear()  # the outputs are complete: nothing left to resume
     log(f"best loss {result.loss:.4f}, CLIP similarity {result.similarity:.4f} (iteration {result.iteration + 1}); "
         f"judge: {', '.join(f'{k} {v:.4f}' for k, v in scores.items())}")
     return record

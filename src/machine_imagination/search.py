@@ -380,11 +380,23 @@ class _Tracker:
         return ",".join(f"{k}:{p[k]:.2f}" for k in top)
 
 
+class _NormalDraws:
+    """CMA-ES's sampler drawing from our own generator (not numpy's global one); picklable, so a
+    checkpoint of CMA-ES carries the generator along."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def __call__(self, *shape):
+        return self.rng.standard_normal(shape)
+
+
 def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSettings, start=None,
-                  log=None) -> SearchResult:
+                  checkpoint=None, log=None) -> SearchResult:
     """Find latents for `prompt` (a string, or a list of (text, weight) parts). Deterministic for a
     given seed, models, settings and device. `start`: latents dict of a previous sentence (story
-    coherence): the starting point keeps `settings.story_keep` of it."""
+    coherence): the starting point keeps `settings.story_keep` of it. `checkpoint`: a
+    `checkpoint.Checkpointer`; the search resumes from its state and saves into it as it goes."""
     import torch
 
     with warnings.catch_warnings():  # cma warns that matplotlib (for its plots) is missing
@@ -400,19 +412,30 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
     check_initial_class(settings.initial_class)
     if settings.population < 2 and settings.uses_cma:
         raise ValueError("search.population must be at least 2 for CMA-ES")
-    # 2. prepare: random streams from the sentence's seed, the objective, the starting point
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
+    z_dim = generator.z_dim
     mode = settings.initial_class
-    prompt_class = nearest_class(clip, parts[0][0]) if mode == "from-prompt" else None
-    if prompt_class is not None:
-        log(f"initial class from the prompt: {prompt_class} ({imagenet_classes()[prompt_class]})")
-    fixed_class = None
-    if not settings.optimize_class:
-        fixed_class = initial_class_vectors(mode, 1, generator, rng, settings, prompt_class)[0]
+    interleaved = settings.gradient if "interleaved" in settings.optimizer else None
+    gradient_steps = settings.terminal_iterations if settings.uses_cma else settings.iterations
+    first_gradient = settings.iterations if settings.uses_cma else 0  # iteration number of the first step
+
+    # 2. prepare: random streams from the sentence's seed, the objective, the starting point; or the
+    #    whole state of an interrupted run of this same search
+    saved = checkpoint.load() if checkpoint else None
+    if saved is None:
+        rng = np.random.default_rng(seed)
+        gen = torch.Generator().manual_seed(seed)
+        prompt_class = nearest_class(clip, parts[0][0]) if mode == "from-prompt" else None
+        if prompt_class is not None:
+            log(f"initial class from the prompt: {prompt_class} ({imagenet_classes()[prompt_class]})")
+        fixed_class = None
+        if not settings.optimize_class:
+            fixed_class = initial_class_vectors(mode, 1, generator, rng, settings, prompt_class)[0]
+    else:
+        rng, fixed_class, prompt_class = saved["rng"], saved["fixed_class"], None
+        gen = torch.Generator()
+        gen.set_state(saved["gen"])
     objective = Objective(generator, clip, parts, settings, fixed_class=fixed_class)
     tracker = _Tracker(objective, log)
-    z_dim = generator.z_dim
 
     def evaluate(x: np.ndarray):
         x = stochastic_truncation(x) if settings.stochastic_truncation else x
@@ -430,63 +453,90 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
             x[:, :z_dim][out] = truncated_noise(rng, 1, int(out.sum()), settings.truncation)[0]
         return x
 
+    resample = stochastic_truncation if settings.stochastic_truncation else None
+
     def draw(n: int) -> np.ndarray:
         noise = truncated_noise(rng, n, z_dim, settings.truncation)
         if fixed_class is not None:
             return noise
         return np.concatenate([noise, initial_class_vectors(mode, n, generator, rng, settings, prompt_class)], axis=1)
 
-    if settings.uses_cma:  # the notebook's CMA-ES mean: zero noise and the initial class vector
+    es = stepper = None
+    if saved is None:
         starts = draw(1)
-        starts[:, :z_dim] = 0.0
+        if settings.uses_cma:  # the notebook's CMA-ES mean: zero noise and the initial class vector
+            starts[:, :z_dim] = 0.0
+        if start is not None:
+            previous = _as_vector(start, objective, generator, settings)
+            starts = settings.story_keep * previous[None] + (1 - settings.story_keep) * starts
+        if settings.init_samples > 0:
+            samples = np.concatenate([starts, draw(settings.init_samples)])
+            scores = np.concatenate([evaluate(chunk)[1] for chunk in np.array_split(
+                samples, max(1, math.ceil(len(samples) / settings.generator_batch)))])
+            order = np.argsort(scores)[: max(1, settings.init_top)]
+            starts = samples[order]
+            log(f"initialisation: best {len(order)} of {len(samples)} random draws, loss {scores[order[0]]:.3f}")
+        start_loss = float(evaluate(starts[:1])[1][0])
+        phase, next_step = ("cma-es" if settings.uses_cma else "gradient"), 0
+        if settings.uses_cma:
+            options = {
+                "popsize": settings.population, "seed": seed, "randn": _NormalDraws(rng),
+                "CMA_diagonal": settings.covariance == "diagonal", "CMA_active": settings.active,
+                "CMA_elitist": False, "maxiter": settings.iterations, "verbose": -9, "verb_disp": 0,
+                "verb_log": 0, "tolfun": 0, "tolx": 0, "tolfunhist": 0, "tolstagnation": 10**9,
+            }
+            es = cma.CMAEvolutionStrategy(starts[0], settings.sigma0, options)
+            if interleaved:
+                stepper = _GradientSteps(objective, settings, gen, device, np.asarray(es.mean)[None])
     else:
-        starts = draw(1)
-    if start is not None:
-        previous = _as_vector(start, objective, generator, settings)
-        starts = settings.story_keep * previous[None] + (1 - settings.story_keep) * starts
-    if settings.init_samples > 0:
-        samples = np.concatenate([starts, draw(settings.init_samples)])
-        scores = np.concatenate([evaluate(chunk)[1] for chunk in np.array_split(
-            samples, max(1, math.ceil(len(samples) / settings.generator_batch)))])
-        order = np.argsort(scores)[: max(1, settings.init_top)]
-        starts = samples[order]
-        log(f"initialisation: best {len(order)} of {len(samples)} random draws, loss {scores[order[0]]:.3f}")
-    start_loss = float(evaluate(starts[:1])[1][0])
+        starts, start_loss, es = saved["starts"], saved["start_loss"], saved["es"]
+        phase, next_step = saved["phase"], saved["next_step"]
+        tracker.best, tracker.history, tracker.progress = saved["best"], saved["history"], saved["progress"]
+        if saved["stepper"] is not None:
+            stepper = _GradientSteps(objective, settings, gen, device, saved["stepper"]["param"])
+            stepper.optimizer.load_state_dict(saved["stepper"]["optimizer"])
+
+    def snapshot():
+        return {
+            "rng": rng, "gen": gen.get_state(), "fixed_class": fixed_class, "starts": starts,
+            "start_loss": start_loss, "es": es, "phase": phase, "next_step": next_step,
+            "best": tracker.best, "history": tracker.history, "progress": tracker.progress,
+            "stepper": None if stepper is None else {"param": stepper.current(),
+                                                     "optimizer": stepper.optimizer.state_dict()},
+        }
+
+    def finished_step(done: int):
+        if checkpoint:
+            checkpoint.after_iteration(done, snapshot)
 
     # 3. iterate
-    iteration = 0
-    if settings.uses_cma:
-        options = {
-            "popsize": settings.population, "seed": seed,
-            "randn": lambda *shape: rng.standard_normal(shape),  # our generator, not numpy's global one
-            "CMA_diagonal": settings.covariance == "diagonal", "CMA_active": settings.active,
-            "CMA_elitist": False, "maxiter": settings.iterations, "verbose": -9, "verb_disp": 0,
-            "verb_log": 0, "tolfun": 0, "tolx": 0, "tolfunhist": 0, "tolstagnation": 10**9,
-        }
-        es = cma.CMAEvolutionStrategy(starts[0], settings.sigma0, options)
-        interleaved = settings.gradient if "interleaved" in settings.optimizer else None
-        stepper = _GradientSteps(objective, settings, gen, device, es.mean[None]) if interleaved else None
-        for iteration in range(settings.iterations):
+    if phase == "cma-es":
+        while next_step < settings.iterations:
+            iteration = next_step
             candidates = np.asarray(es.ask(), dtype=np.float64)
             evaluated, loss, sim, terms = evaluate(candidates)
             es.tell(list(candidates), loss.tolist())
             tracker.update(iteration, "cma-es", evaluated, loss, sim, terms)
-            if stepper is not None:
+            if interleaved:
                 # One gradient step on the distribution's mean, which CMA-ES then samples around.
                 stepper.reset(np.asarray(es.mean)[None])
-                x, loss, sim, terms = stepper.step(stochastic_truncation if settings.stochastic_truncation else None)
+                x, loss, sim, terms = stepper.step(resample)
                 tracker.update(iteration, interleaved, x, loss, sim, terms)
                 es.mean[:] = stepper.current()[0]
-        if "terminal" in settings.optimizer:
-            starts = tracker.best[2][None]
-            iteration += 1
-    if settings.gradient and "interleaved" not in settings.optimizer:
-        steps = settings.terminal_iterations if settings.uses_cma else settings.iterations
-        stepper = _GradientSteps(objective, settings, gen, device, starts)
-        first = iteration
-        for k in range(steps):
-            x, loss, sim, terms = stepper.step(stochastic_truncation if settings.stochastic_truncation else None)
-            tracker.update(first + k, settings.gradient, x, loss, sim, terms)
+            next_step += 1
+            finished_step(iteration + 1)
+        phase, next_step = ("gradient", 0) if settings.gradient and not interleaved else ("done", 0)
+        if phase == "gradient":
+            starts, stepper = tracker.best[2][None], None  # terminal steps start from the best candidate
+    if phase == "gradient":
+        if stepper is None:
+            stepper = _GradientSteps(objective, settings, gen, device, starts)
+        while next_step < gradient_steps:
+            k = next_step
+            x, loss, sim, terms = stepper.step(resample)
+            tracker.update(first_gradient + k, settings.gradient, x, loss, sim, terms)
+            next_step += 1
+            finished_step(first_gradient + k + 1)
 
     # 4. the best candidate ever seen
     loss, sim, x_best, best_iteration = tracker.best

@@ -22,6 +22,7 @@ rule search_prompt:
         parts=lambda wildcards: [list(part) for part in prompt_of(wildcards).parts],
         seed=lambda wildcards: prompt_of(wildcards).seed,
         overrides=lambda wildcards: dict(prompt_of(wildcards).search),
+        checkpoint=lambda wildcards: f"results/{wildcards.text}/checkpoints/{wildcards.index}.pkl",
         settings={key: config[key] for key in ("generator", "clip", "search", "judge")},
     threads: config["search"]["threads"]
     resources:

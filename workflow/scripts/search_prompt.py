@@ -19,5 +19,6 @@ with open(snakemake.log[0], "w", buffering=1) as log:
         progress_path=snakemake.output.progress or None,
         previous_latents=snakemake.input.previous or None,
         search_overrides=snakemake.params.overrides,
+        checkpoint_path=snakemake.params.checkpoint,
         threads=snakemake.threads,
     )
