@@ -7,8 +7,12 @@
 #   prompts.tsv             one row per sentence: index, sentence, prompt, seed, tokens, truncation
 #   latents/<index>.npz     the searched BigGAN latents of each sentence, with what made them
 #   images/<index>.png      each sentence's image
+#   history/<index>.tsv|png each search's per-iteration history and its plot
 #   segments/<index>.mp4    sentence <index> held with its caption, then the walk to the next one
+#                           (title.mp4 / end.mp4: the optional cards)
 #   film.mp4, film.srt      the captioned film and its subtitles; film.json records what made it
+#   contact_sheet.png       every sentence's image at a glance; summary.tsv: prompts and scores
+#   manifest.json           the config, seeds, models, versions and a SHA-256 of every output
 # logs/ and benchmarks/ mirror results/.
 from snakemake.utils import min_version
 
@@ -20,6 +24,9 @@ min_version("8.20")
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

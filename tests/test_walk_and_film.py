@@ -12,11 +12,12 @@ from machine_imagination.film import (
     SegmentWriter,
     burn_caption,
     concat_segments,
+    render_card,
     render_segment,
     srt_time,
     write_srt,
 )
-from machine_imagination.walk import FramePlan, render_transition, slerp, transition_times
+from machine_imagination.walk import FramePlan, frame_plan, render_transition, slerp, transition_times
 
 
 def decode(path):
@@ -36,17 +37,33 @@ def test_slerp_end_points_and_constant_norm_between_equal_norm_vectors():
     assert torch.allclose(parallel[0], 1.5 * a, atol=1e-5)
 
 
-def test_transition_times_exclude_the_held_end_points():
+def test_transition_times_exclude_the_held_end_points_and_can_ease():
     assert torch.allclose(transition_times(3), torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
     assert len(transition_times(0)) == 0
+    eased = transition_times(9, "ease-in-out")
+    assert eased[4] == pytest.approx(0.5) and eased[0] < 0.1 / 2 and torch.all(eased[1:] > eased[:-1])
+    steps = torch.diff(torch.cat([torch.zeros(1, dtype=torch.float64), eased, torch.ones(1, dtype=torch.float64)]))
+    assert steps[0] < steps[5] > steps[-1]  # slow at both ends, fastest in the middle
 
 
 def test_frame_plan_arithmetic():
-    plan = FramePlan(sentences=4, hold=3, steps=5, fps=10)
+    plan = FramePlan(holds=(3, 3, 3, 3), steps=5, fps=10)
     assert plan.total_frames == 4 * 3 + 3 * 5
     assert [plan.segment_frames(i) for i in range(4)] == [8, 8, 8, 3]
-    assert sum(plan.segment_frames(i) for i in range(4)) == plan.total_frames
     assert list(plan.caption_frames(2)) == [16, 17, 18]
+    cards = FramePlan(holds=(2, 4, 3), steps=5, fps=10, loop=True, title=6, end=7)
+    assert [cards.segment_frames(i) for i in range(3)] == [7, 9, 8]
+    assert cards.total_frames == 6 + 7 + 9 + 8 + 7
+    assert list(cards.caption_frames(1)) == [6 + 2 + 5 + k for k in range(4)]
+
+
+def test_reading_pacing_follows_the_words_within_bounds():
+    film = {"pacing": "reading", "hold": 30, "words_per_minute": 120, "hold_min": 1.0, "hold_max": 4.0, "fps": 10,
+            "steps": 5, "loop": False, "title_card": True, "end_card": False, "card_seconds": 2.5}
+    plan = frame_plan(film, ["One.", "Four words are here.", " ".join(["word"] * 6), " ".join(["word"] * 50)])
+    assert plan.holds == (10, 20, 30, 40)  # 0.5 s -> 1 s minimum; 2 s; 3 s; 25 s -> 4 s maximum
+    assert (plan.title, plan.end) == (25, 0)
+    assert frame_plan({**film, "pacing": "fixed"}, ["a", "b c d e f"]).holds == (30, 30)
 
 
 def test_srt_times_round_down_so_each_cue_starts_on_its_frame():
@@ -60,7 +77,7 @@ def test_srt_times_round_down_so_each_cue_starts_on_its_frame():
 
 
 def test_write_srt(tmp_path):
-    write_srt(["One.", "Two."], FramePlan(2, 3, 5, 10), tmp_path / "a.srt")
+    write_srt(["One.", "Two."], FramePlan((3, 3), 5, 10), tmp_path / "a.srt")
     assert (tmp_path / "a.srt").read_text() == (
         "1\n00:00:00,000 --> 00:00:00,300\nOne.\n\n2\n00:00:00,800 --> 00:00:01,100\nTwo.\n"
     )
@@ -75,6 +92,26 @@ def test_caption_is_drawn_only_in_the_bottom_band_and_wraps():
     assert out[rows.min():].max() > 200 and out[rows.min():].min() < 90  # white text on a dark band
     one_line = burn_caption(frame, "Short.", CaptionStyle())
     assert np.flatnonzero(np.any(one_line != frame, axis=2).any(axis=1)).min() > rows.min()
+
+
+def test_caption_style_options():
+    frame = np.full((200, 200, 3), 128, np.uint8)
+    top = burn_caption(frame, "Top.", CaptionStyle(position="top"))
+    assert np.flatnonzero(np.any(top != frame, axis=2).any(axis=1)).max() < 100
+    plain = burn_caption(frame, "No box.", CaptionStyle(box=False, color="#ff0000"))
+    changed = np.any(plain != frame, axis=2)
+    assert changed.mean() < 0.05  # only the letters, no band
+    assert plain[changed][:, 0].max() > 200 and plain[changed][:, 1].min() < 100  # red letters
+    outlined = burn_caption(frame, "Outline.", CaptionStyle(box=False, outline=0.1, outline_color="black"))
+    assert np.any(outlined == 0)
+    with pytest.raises(FilmError, match="not a colour"):
+        burn_caption(frame, "x", CaptionStyle(color="reddish"))
+
+
+def test_card_is_centred_text_on_black():
+    card = render_card("The Lighthouse Keeper", 256, 256, CaptionStyle())
+    rows = np.flatnonzero(card.max(axis=(1, 2)) > 0)
+    assert card[:20].max() == 0 and card[-20:].max() == 0 and abs((rows.min() + rows.max()) / 2 - 128) < 12
 
 
 def test_unknown_font_is_a_clear_error():

@@ -24,14 +24,18 @@ SENTENCES = [
     "The sea turns violet and a boat hurries home.",
     "At dawn a fox trots along the wet sand.",
 ]
-HOLD, STEPS, FPS, SIZE = 3, 4, 10, 128
+STEPS, FPS, SIZE = 4, 10, 128
+# Reading pacing at 600 words per minute between 0.3 and 0.8 s: holds of 4, 8, 8 and 8 frames.
+FILM = dict(steps=STEPS, fps=FPS, size=SIZE, preset="ultrafast", crf=12, pacing="reading", words_per_minute=600,
+            hold_min=0.3, hold_max=0.8, easing="ease-in-out", title_card=True, end_card=True, card_seconds=0.3,
+            captions="both", credits="The End")
 
 
 def small_config(**changes):
     config = yaml.safe_load((REPO / "config" / "offline.yaml").read_text())
     config["texts"] = {"four": "texts/four.txt"}
     config["search"].update(iterations=3, population=4, crops=4)
-    config["film"].update(hold=HOLD, steps=STEPS, fps=FPS, size=SIZE, preset="ultrafast", crf=12)
+    config["film"].update(FILM)
     for key, value in changes.items():
         section, _, name = key.partition(".")
         if name:
@@ -90,25 +94,40 @@ def test_outputs_are_named_by_index_and_record_what_made_them(project):
     assert not (out / "progress").exists()  # only with search.progress_video
 
 
-def test_film_frames_size_and_caption_timing(project):
+def test_film_frames_size_cards_pacing_and_caption_timing(project):
+    import subprocess
+
+    from machine_imagination.film import CaptionStyle, ffmpeg_exe, render_card
     from machine_imagination.latents import load_latents
     from machine_imagination.models import load_generator
-    from machine_imagination.walk import render_still, render_transition
+    from machine_imagination.walk import frame_plan, render_still, render_transition
 
     out = results(project)
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    from machine_imagination.config import validate_config
+
+    film = validate_config(config)["film"]
+    plan = frame_plan(film, SENTENCES)
+    assert plan.holds == (4, 8, 8, 8) and plan.title == plan.end == 3
     meta, frames = decode(out / "film.mp4")
-    total = 4 * HOLD + 3 * STEPS
+    total = plan.total_frames
+    assert total == 3 + 4 + 8 + 8 + 8 + 3 * STEPS + 3
     assert meta["fps"] == FPS and meta["size"] == (SIZE, SIZE)
     assert frames.shape == (total, SIZE, SIZE, 3)
+    streams = subprocess.run([ffmpeg_exe(), "-i", str(out / "film.mp4")], capture_output=True, text=True).stderr
+    assert "Subtitle: mov_text" in streams  # captions: both -> burned in and a soft track
 
-    # The frames the film should show, without captions, rendered from the stored latents.
+    # The frames the film should show, without captions: the cards, then the eased walk.
     generator = load_generator(str(project / "resources/tiny-models/biggan-tiny"))
     latents = [load_latents(out / "latents" / f"{i:04d}.npz") for i in range(4)]
-    expected = []
+    style = CaptionStyle.from_config({"film": film})
+    expected = [render_card("Four", SIZE, SIZE, style)] * plan.title
     for i in range(4):
-        expected += [render_still(generator, latents[i], SIZE)] * HOLD
+        expected += [render_still(generator, latents[i], SIZE)] * plan.holds[i]
         if i < 3:
-            expected += list(np.concatenate(list(render_transition(generator, latents[i], latents[i + 1], STEPS, SIZE, 8))))
+            walk = render_transition(generator, latents[i], latents[i + 1], STEPS, SIZE, 8, "ease-in-out")
+            expected += list(np.concatenate(list(walk)))
+    expected += [render_card("The End", SIZE, SIZE, style)] * plan.end
     expected = np.stack(expected).astype(int)
     assert len(expected) == total
 
@@ -124,17 +143,65 @@ def test_film_frames_size_and_caption_timing(project):
     for i, cue in enumerate(cues):
         start, end = ms(*cue[1:5]), ms(*cue[5:9])
         shown = [f for f in range(total) if start <= f * 1000 / FPS < end]
-        assert shown == list(range(i * (HOLD + STEPS), i * (HOLD + STEPS) + HOLD))
+        assert shown == list(plan.caption_frames(i))
         captioned.update(shown)
 
     top, band = slice(0, SIZE // 2), slice(SIZE - SIZE // 5, SIZE)
     for f in range(total):
         # Above the captions, every frame is the walk's frame f (nothing lost, duplicated or reordered)...
         errors = np.abs(frames[f, top].astype(int)[None] - expected[:, top]).mean(axis=(1, 2, 3))
-        assert errors[f] < 12 and errors[f] <= errors.min() + 1e-9 or np.allclose(expected[f], expected[errors.argmin()], atol=2)
+        assert errors[f] < 20 and (errors[f] <= errors.min() + 1e-9
+                                   or np.allclose(expected[f], expected[errors.argmin()], atol=2)), f"frame {f}"
         # ...and the caption band differs from the plain image exactly while a caption is due.
         band_error = np.abs(frames[f, band].astype(int) - expected[f, band]).mean()
         assert (band_error > 25) == (f in captioned), f"frame {f}: band differs by {band_error:.1f}"
+
+
+def test_contact_sheet_summary_manifest_and_report(project, snakemake_run):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    out = results(project)
+    sheet = Image.open(out / "contact_sheet.png")
+    assert sheet.width > 4 * 256 and sheet.height > 256
+    summary = (out / "summary.tsv").read_text().splitlines()
+    assert summary[0].startswith("index\tsentence\tprompt\tseed") and len(summary) == 5
+    assert summary[3].split("\t")[1] == SENTENCES[2]
+
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert {"latents/0000.npz", "film.mp4", "contact_sheet.png", "segments/title.mp4"} <= set(manifest["files"])
+    assert [s["seed"] for s in manifest["sentences"]] == [int(r.split("\t")[3]) for r in summary[1:]]
+    assert manifest["packages"]["torch"] and manifest["models"]["generator"].endswith("biggan-tiny")
+
+    verify = [sys.executable, "-m", "machine_imagination.cli", "verify", str(out)]
+    ok = subprocess.run(verify, capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+
+    report = snakemake_run(project, "--configfile", "config.yaml", "--report", "report.html")
+    assert report.returncode == 0, report.stdout + report.stderr
+    html = (project / "report.html").read_text()
+    assert "contact_sheet.png" in html and "film.mp4" in html and "summary.tsv" in html
+
+
+def test_tampered_results_fail_the_manifest_check(project, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "four"
+    shutil.copytree(results(project), copy)
+    image = copy / "images" / "0001.png"
+    image.write_bytes(image.read_bytes() + b"\0")
+    (copy / "segments" / "0003.mp4").unlink()
+    (copy / "extra.txt").write_text("x")
+    run = subprocess.run([sys.executable, "-m", "machine_imagination.cli", "verify", str(copy)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "images/0001.png: changed" in run.stdout
+    assert "segments/0003.mp4: missing" in run.stdout
+    assert "extra.txt: not in the manifest" in run.stdout
 
 
 def test_rerun_is_bit_identical_and_an_edit_reruns_only_what_it_touches(project, snakemake_run):
@@ -210,6 +277,9 @@ BAD_INPUT = {
                                   "text.template 'a painting' does not contain {sentence}"),
     "unknown initial class": (small_config(**{"search.initial_class": "cheeseburgr"}), TEXT.encode(),
                               "search.initial_class': unknown ImageNet class 'cheeseburgr'; did you mean: cheeseburger"),
+    "odd film size": (small_config(**{"film.size": 127}), TEXT.encode(), "config key 'film.size': 127 is odd"),
+    "bad caption colour": (small_config(**{"film.caption": {"color": "reddish"}}), TEXT.encode(),
+                           "config key 'film.caption.color': 'reddish' is not a colour"),
     "missing overrides table": (small_config(overrides={"four": "nope.tsv"}), TEXT.encode(),
                                 "texts.four: overrides table 'nope.tsv' does not exist"),
 }

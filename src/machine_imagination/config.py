@@ -91,6 +91,24 @@ def check_settings(config: dict) -> None:
         check_initial_class(str(config["search"]["initial_class"]))
     except ValueError as err:
         raise ConfigError(f"config key 'search.initial_class': {err}") from None
+    film = config["film"]
+    if film["hold_min"] > film["hold_max"]:
+        raise ConfigError(f"config key 'film.hold_min' ({film['hold_min']}) is larger than 'film.hold_max' "
+                          f"({film['hold_max']})")
+    from PIL import ImageColor
+
+    for key in ("color", "box_color", "outline_color"):
+        try:
+            ImageColor.getrgb(film["caption"][key])
+        except ValueError:
+            raise ConfigError(f"config key 'film.caption.{key}': {film['caption'][key]!r} is not a colour "
+                              "(use a name such as 'white' or #rrggbb)") from None
+    size = film["size"]
+    if size is not None and size % 2:
+        raise ConfigError(f"config key 'film.size': {size} is odd; H.264 in yuv420p needs an even size")
+    unknown = sorted(set(config["titles"]) - set(config["texts"]))
+    if unknown:
+        raise ConfigError(f"config key 'titles': {', '.join(unknown)} is not a text under 'texts'")
     judge = config["judge"]
     if (judge["model"] is None) != (judge["pretrained"] is None) and not (judge["model"] and "/" in judge["model"]):
         raise ConfigError("config keys 'judge.model' and 'judge.pretrained' go together (or judge.model is a directory)")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +38,19 @@ def ffmpeg_exe() -> str:
 class CaptionStyle:
     font: str | None = None  # a TrueType file; None: DejaVu Sans if installed, else Pillow's own font
     size: float = 0.045  # text height as a fraction of the frame height
-    margin: float = 0.04  # distance from the frame's edges, as a fraction of its height
+    margin: float = 0.04  # safe margin from the frame's edges, as a fraction of its height
+    color: str = "#ffffff"
+    box: bool = True  # a translucent band behind the text
+    box_color: str = "#000000"
+    box_opacity: float = 0.67
+    outline: float = 0.0  # outline width as a fraction of the text height (0: none)
+    outline_color: str = "#000000"
+    position: str = "bottom"  # bottom, top or middle
 
     @classmethod
     def from_config(cls, config: dict) -> "CaptionStyle":
         c = config["film"]["caption"]
-        return cls(font=c["font"], size=c["size"], margin=c["margin"])
+        return cls(**{k: c[k] for k in cls.__dataclass_fields__ if k in c})
 
 
 def load_font(path: str | None, pixels: int):
@@ -58,11 +64,24 @@ def load_font(path: str | None, pixels: int):
     for candidate in FONT_CANDIDATES:
         if Path(candidate).is_file():
             return ImageFont.truetype(candidate, pixels)
-    return ImageFont.load_default(size=pixels)  # Pillow's bundled TrueType font
+    try:
+        return ImageFont.load_default(size=pixels)  # Pillow's bundled TrueType font (needs FreeType)
+    except (TypeError, ImportError, OSError):
+        raise FilmError("no TrueType font found for captions: install DejaVu Sans (Debian: fonts-dejavu-core) "
+                        "or set film.caption.font to a .ttf file") from None
+
+
+def _rgb(color: str, what: str) -> tuple:
+    from PIL import ImageColor
+
+    try:
+        return ImageColor.getrgb(color)[:3]
+    except ValueError:
+        raise FilmError(f"{what}: {color!r} is not a colour (use a name or #rrggbb)") from None
 
 
 def burn_caption(frame: np.ndarray, text: str, style: CaptionStyle) -> np.ndarray:
-    """Draw `text`, wrapped to the frame's width, in white on a dark band at the bottom of `frame`."""
+    """Draw `text`, wrapped to fit inside the safe margins, on `frame` (a [H, W, 3] uint8 array)."""
     from PIL import Image, ImageDraw
 
     height, width = frame.shape[:2]
@@ -71,18 +90,49 @@ def burn_caption(frame: np.ndarray, text: str, style: CaptionStyle) -> np.ndarra
     font = load_font(style.font, pixels)
     image = Image.fromarray(frame).convert("RGBA")
     draw = ImageDraw.Draw(image)
-    average = max(1.0, draw.textlength("abcdefghijklmnopqrstuvwxyz", font=font) / 26)
-    lines = textwrap.wrap(text, width=max(8, int((width - 2 * margin) / average))) or [""]
+    lines = wrap_text(draw, text, font, width - 2 * margin)
     line_height = round(pixels * 1.25)
-    band_top = height - margin - line_height * len(lines) - margin // 2
-    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    ImageDraw.Draw(overlay).rectangle([0, max(0, band_top - margin // 2), width, height], fill=(0, 0, 0, 170))
-    image = Image.alpha_composite(image, overlay)
-    draw = ImageDraw.Draw(image)
+    block = line_height * len(lines)
+    if style.position == "top":
+        top = margin
+    elif style.position == "middle":
+        top = (height - block) // 2
+    else:
+        top = height - margin - block
+    if style.box:
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        pad = max(2, margin // 2)
+        ImageDraw.Draw(overlay).rectangle([0, max(0, top - pad), width, min(height, top + block + pad)],
+                                          fill=(*_rgb(style.box_color, "film.caption.box_color"),
+                                                round(255 * style.box_opacity)))
+        image = Image.alpha_composite(image, overlay)
+        draw = ImageDraw.Draw(image)
+    stroke = round(style.outline * pixels)
+    fill = _rgb(style.color, "film.caption.color")
+    outline = _rgb(style.outline_color, "film.caption.outline_color")
     for k, line in enumerate(lines):
         x = (width - draw.textlength(line, font=font)) / 2
-        draw.text((x, band_top + k * line_height), line, font=font, fill=(255, 255, 255, 255))
+        draw.text((x, top + k * line_height), line, font=font, fill=fill, stroke_width=stroke, stroke_fill=outline)
     return np.asarray(image.convert("RGB"))
+
+
+def wrap_text(draw, text: str, font, max_width: float) -> list[str]:
+    """Greedy word wrap by measured width (a word longer than the line gets a line of its own)."""
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if line and draw.textlength(candidate, font=font) > max_width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return lines + [line] if line else lines or [""]
+
+
+def render_card(text: str, width: int, height: int, style: CaptionStyle, scale: float = 1.6) -> np.ndarray:
+    """A title or end card: the text centred on black."""
+    card = replace(style, size=style.size * scale, position="middle", box=False)
+    return burn_caption(np.zeros((height, width, 3), np.uint8), text, card)
 
 
 @dataclass(frozen=True)
@@ -147,30 +197,45 @@ class SegmentWriter:
 
 
 def render_segment(generator, latents: dict, next_latents: dict | None, caption: str, path, *, hold: int,
-                   steps: int, size: int | None, batch: int, style: CaptionStyle, encoding: Encoding) -> int:
-    """Encode one segment: `hold` captioned frames of `latents`' image, then the transition towards
-    `next_latents` (none if it is None). Returns the number of frames written."""
+                   steps: int, size: int | None, batch: int, style: CaptionStyle | None, encoding: Encoding,
+                   easing: str = "linear") -> int:
+    """Encode one segment: `hold` frames of `latents`' image (captioned unless `style` is None), then
+    the transition towards `next_latents` (none if it is None). Returns the number of frames written."""
     from .walk import render_still, render_transition
 
-    still = burn_caption(render_still(generator, latents, size), caption, style)
+    still = render_still(generator, latents, size)
+    if style is not None:
+        still = burn_caption(still, caption, style)
     height, width = still.shape[:2]
     with SegmentWriter(path, width, height, encoding) as writer:
         writer.write(np.broadcast_to(still, (hold, *still.shape)))
         if next_latents is not None:
-            for frames in render_transition(generator, latents, next_latents, steps, size, batch):
+            for frames in render_transition(generator, latents, next_latents, steps, size, batch, easing):
                 writer.write(frames)
     return writer.frames
 
 
-def concat_segments(segments, path) -> None:
-    """Join segments encoded with identical settings into one mp4 without re-encoding."""
+def render_card_segment(text: str, path, *, frames: int, width: int, height: int, style: CaptionStyle,
+                        encoding: Encoding) -> int:
+    card = render_card(text, width, height, style)
+    with SegmentWriter(path, width, height, encoding) as writer:
+        writer.write(np.broadcast_to(card, (frames, *card.shape)))
+    return writer.frames
+
+
+def concat_segments(segments, path, subtitles=None) -> None:
+    """Join segments encoded with identical settings into one mp4 without re-encoding; with
+    `subtitles` (an .srt), add them as a soft subtitle track."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     listing = path.with_name(f".{path.stem}.segments.txt")
     listing.write_text("".join(f"file '{Path(s).resolve()}'\n" for s in segments))
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    args = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-c", "copy", "-map_metadata", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", str(tmp)]
+    args = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(listing)]
+    if subtitles:
+        args += ["-i", str(subtitles), "-map", "0:v", "-map", "1:s", "-c:s", "mov_text",
+                 "-metadata:s:s:0", "language=und"]
+    args += ["-c:v", "copy", "-map_metadata", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", str(tmp)]
     result = subprocess.run(args, capture_output=True, text=True)
     listing.unlink(missing_ok=True)
     if result.returncode != 0:

@@ -8,6 +8,7 @@ how to pre-place the files, instead of a network traceback.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,13 @@ def generator_files(model: str) -> list[str]:
     if generator_is_named(model):
         return []
     return [str(Path(model) / name) for name in BIGGAN_FILES]
+
+
+def generator_resolution(model: str) -> int:
+    """Image side of a generator spec, without loading its weights."""
+    if generator_is_named(model):
+        return int(model.rsplit("-", 1)[1])
+    return int(json.loads((Path(model) / "config.json").read_text())["output_dim"])
 
 
 def check_generator_spec(model: str) -> None:

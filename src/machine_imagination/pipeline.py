@@ -160,9 +160,14 @@ def write_progress_video(generator, result, settings, path, fps: int = 2) -> Non
             writer.write(frames)
 
 
-def segment_job(config: dict, *, latents_path, next_latents_path, caption: str, segment_path,
+def burned_captions(config: dict) -> bool:
+    return config["film"]["captions"] in ("burned", "both")
+
+
+def segment_job(config: dict, *, latents_path, next_latents_path, caption: str, hold: int, segment_path,
                 threads: int = 1) -> int:
-    """Render and encode one film segment: sentence image held with its caption, then the transition."""
+    """Render and encode one film segment: sentence image held (with its caption, if burned in),
+    then the transition to the next image."""
     reproducible_torch(threads)
     from .film import CaptionStyle, Encoding, render_segment
     from .models import load_generator, select_device
@@ -171,35 +176,65 @@ def segment_job(config: dict, *, latents_path, next_latents_path, caption: str, 
     generator = load_generator(config["generator"]["model"], select_device(film["device"]))
     current = load_latents(latents_path)
     following = load_latents(next_latents_path) if next_latents_path else None
-    return render_segment(generator, current, following, caption, segment_path, hold=film["hold"],
-                          steps=film["steps"], size=film["size"], batch=film["render_batch"],
-                          style=CaptionStyle.from_config(config), encoding=Encoding.from_config(config))
+    style = CaptionStyle.from_config(config) if burned_captions(config) else None
+    return render_segment(generator, current, following, caption, segment_path, hold=hold, steps=film["steps"],
+                          size=film["size"], batch=film["render_batch"], style=style,
+                          encoding=Encoding.from_config(config), easing=film["easing"])
+
+
+def card_job(config: dict, *, text: str, frames: int, segment_path) -> int:
+    """Encode a title or end card with the same settings as the sentence segments."""
+    from .film import CaptionStyle, Encoding, render_card_segment
+    from .models import generator_resolution
+
+    side = config["film"]["size"] or generator_resolution(config["generator"]["model"])
+    return render_card_segment(text, segment_path, frames=frames, width=side, height=side,
+                               style=CaptionStyle.from_config(config), encoding=Encoding.from_config(config))
 
 
 def subtitles_job(config: dict, captions: list[str], path) -> None:
     from .film import write_srt
-    from .walk import FramePlan
+    from .walk import frame_plan
 
-    film = config["film"]
-    write_srt(captions, FramePlan(len(captions), film["hold"], film["steps"], film["fps"]), path)
+    write_srt(captions, frame_plan(config["film"], captions), path)
 
 
-def film_job(config: dict, segments: list, film_path, record_path) -> None:
-    """Join the segments into `film.mp4` and record what made it next to it."""
+def film_job(config: dict, segments: list, captions: list[str], film_path, record_path, subtitles=None) -> None:
+    """Join the segments into `film.mp4` (with a soft subtitle track if asked) and record what made it."""
     from .film import concat_segments
-    from .walk import FramePlan
+    from .walk import frame_plan
 
-    concat_segments(segments, film_path)
-    film = config["film"]
-    plan = FramePlan(len(segments), film["hold"], film["steps"], film["fps"])
+    concat_segments(segments, film_path, subtitles if config["film"]["captions"] in ("soft", "both") else None)
+    plan = frame_plan(config["film"], captions)
     record = {
         "frames": plan.total_frames,
         "fps": plan.fps,
         "seconds": plan.total_frames / plan.fps,
-        "film": film,
+        "caption_frames": [[r.start, r.stop] for r in map(plan.caption_frames, range(plan.sentences))],
+        "film": config["film"],
         **search_provenance(config),
     }
     atomic_write_bytes(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+def contact_sheet_job(config: dict, images: list, captions: list[str], path) -> None:
+    from .report import contact_sheet
+
+    contact_sheet(images, captions, path, font=config["film"]["caption"]["font"])
+
+
+def summary_job(latents: list, path) -> None:
+    from .report import summary_table
+
+    summary_table(latents, path)
+
+
+def manifest_job(config: dict, text_name: str, root) -> None:
+    from .config import project_prompts
+    from .manifest import write_manifest
+
+    prompts = project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
+    write_manifest(root, config, text_name, prompts)
 
 
 def tiny_models_job(generator_dir, clip_dir, seed: int = 0) -> None:

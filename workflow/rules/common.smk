@@ -8,6 +8,7 @@ from machine_imagination.config import ConfigError, check_models, project_prompt
 from machine_imagination.models import ModelError, clip_files, generator_files
 from machine_imagination.text import TextError
 from machine_imagination.tiny_models import TINY_CLIP, TINY_GENERATOR
+from machine_imagination.walk import frame_plan
 
 try:
     config.update(validate_config(config))
@@ -48,10 +49,44 @@ def tokenizer_inputs(wildcards=None):
 
 
 def next_latents(wildcards):
+    """The latents the segment walks to: the next sentence's, the first's when the film loops."""
     following = int(wildcards.index) + 1
     if following < len(PROMPTS[wildcards.text]):
         return f"results/{wildcards.text}/latents/{following:04d}.npz"
+    if config["film"]["loop"] and following > 1:
+        return f"results/{wildcards.text}/latents/0000.npz"
     return []
+
+
+def plan_of(text):
+    return frame_plan(config["film"], [p.sentence for p in PROMPTS[text]])
+
+
+def title_of(text):
+    return config["titles"].get(text) or text.replace("-", " ").replace("_", " ").title()
+
+
+def film_segments(wildcards):
+    """Segments in film order: title card, one per sentence, end card."""
+    text = wildcards.text
+    cards = [c for c in ("title", "end") if config["film"][f"{c}_card"]]
+    segments = [f"results/{text}/segments/{index}.mp4" for index in indices(text)]
+    if "title" in cards:
+        segments.insert(0, f"results/{text}/segments/title.mp4")
+    if "end" in cards:
+        segments.append(f"results/{text}/segments/end.mp4")
+    return segments
+
+
+def outputs_of(text):
+    """Everything made for a text (what its manifest lists)."""
+    files = [f"results/{text}/{name}" for name in ("prompts.tsv", "film.mp4", "film.srt", "film.json",
+                                                   "contact_sheet.png", "summary.tsv")]
+    for pattern in ("latents/{index}.npz", "images/{index}.png", "history/{index}.tsv", "history/{index}.png"):
+        files += expand(f"results/{text}/{pattern}", index=indices(text))
+    if config["search"]["progress_video"]:
+        files += expand(f"results/{text}/progress/{{index}}.mp4", index=indices(text))
+    return files
 
 
 def previous_latents(wildcards):
@@ -77,12 +112,6 @@ def film_gpus():
 def all_outputs():
     outputs = []
     for text in config["texts"]:
-        outputs += [
-            f"results/{text}/prompts.tsv",
-            f"results/{text}/film.mp4",
-            f"results/{text}/film.srt",
-            f"results/{text}/film.json",
-        ]
-        outputs += expand("results/{text}/images/{index}.png", text=text, index=indices(text))
-        outputs += expand("results/{text}/history/{index}.png", text=text, index=indices(text))
+        outputs += outputs_of(text)
+        outputs.append(f"results/{text}/manifest.json")
     return outputs

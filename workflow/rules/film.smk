@@ -1,11 +1,15 @@
 # The film: one segment per sentence (its captioned image held, then the walk to the next image),
-# joined without re-encoding. A segment depends only on its own and the next sentence's latents, so
-# an edited sentence re-renders just the segments that touch it.
+# optional title and end cards, joined without re-encoding. A segment depends only on its own and the
+# next sentence's latents, so an edited sentence re-renders just the segments that touch it.
 
 
 localrules:
+    render_card,
     write_subtitles,
     assemble_film,
+    contact_sheet,
+    summarize,
+    write_manifest,
 
 
 rule render_segment:
@@ -21,6 +25,7 @@ rule render_segment:
         "benchmarks/{text}/segments/{index}.tsv"
     params:
         caption=lambda wildcards: prompt_of(wildcards).sentence,
+        hold=lambda wildcards: plan_of(wildcards.text).holds[int(wildcards.index)],
         settings=config["film"],
     threads: 2
     resources:
@@ -33,9 +38,37 @@ rule render_segment:
         "../scripts/render_segment.py"
 
 
+rule render_card:
+    input:
+        generator=generator_inputs,
+    output:
+        "results/{text}/segments/{card}.mp4",
+    wildcard_constraints:
+        card="title|end",
+    log:
+        "logs/{text}/segments/{card}.log",
+    params:
+        text=lambda wildcards: title_of(wildcards.text) if wildcards.card == "title" else config["film"]["credits"],
+        frames=lambda wildcards: plan_of(wildcards.text).title or plan_of(wildcards.text).end,
+        settings=config["film"],
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/render_card.py"
+
+
 rule write_subtitles:
     output:
-        "results/{text}/film.srt",
+        report(
+            "results/{text}/film.srt",
+            caption="../report/subtitles.rst",
+            category="{text}",
+            subcategory="Film",
+        ),
     log:
         "logs/{text}/write_subtitles.log",
     params:
@@ -53,14 +86,17 @@ rule write_subtitles:
 
 rule assemble_film:
     input:
-        lambda wildcards: expand(
-            "results/{text}/segments/{index}.mp4", text=wildcards.text, index=indices(wildcards.text)
-        ),
+        segments=film_segments,
+        subtitles="results/{text}/film.srt",
     output:
-        film="results/{text}/film.mp4",
+        film=report(
+            "results/{text}/film.mp4", caption="../report/film.rst", category="{text}", subcategory="Film"
+        ),
         record="results/{text}/film.json",
     log:
         "logs/{text}/assemble_film.log",
+    params:
+        captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
     threads: 1
     resources:
         runtime=10,
@@ -69,3 +105,70 @@ rule assemble_film:
         "../../environment.yml"
     script:
         "../scripts/assemble_film.py"
+
+
+rule contact_sheet:
+    input:
+        lambda wildcards: expand(
+            "results/{text}/images/{index}.png", text=wildcards.text, index=indices(wildcards.text)
+        ),
+    output:
+        report(
+            "results/{text}/contact_sheet.png",
+            caption="../report/contact_sheet.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/contact_sheet.log",
+    params:
+        captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=2000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/contact_sheet.py"
+
+
+rule summarize:
+    input:
+        lambda wildcards: expand(
+            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
+        ),
+    output:
+        report(
+            "results/{text}/summary.tsv",
+            caption="../report/summary.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/summarize.log",
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/summarize.py"
+
+
+rule write_manifest:
+    input:
+        lambda wildcards: outputs_of(wildcards.text),
+    output:
+        "results/{text}/manifest.json",
+    log:
+        "logs/{text}/write_manifest.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/write_manifest.py"

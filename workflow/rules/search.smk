@@ -9,9 +9,21 @@ rule search_prompt:
         previous=previous_latents,
     output:
         latents="results/{text}/latents/{index}.npz",
-        image="results/{text}/images/{index}.png",
+        image=report(
+            "results/{text}/images/{index}.png",
+            caption="../report/image.rst",
+            category="{text}",
+            subcategory="Sentences",
+            labels={"sentence": "{index}", "figure": "image"},
+        ),
         history="results/{text}/history/{index}.tsv",
-        plot="results/{text}/history/{index}.png",
+        plot=report(
+            "results/{text}/history/{index}.png",
+            caption="../report/history.rst",
+            category="{text}",
+            subcategory="Sentences",
+            labels={"sentence": "{index}", "figure": "search history"},
+        ),
         progress=progress_outputs("results/{text}/progress/{index}.mp4"),
     log:
         "logs/{text}/search/{index}.log",

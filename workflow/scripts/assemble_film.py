@@ -5,4 +5,5 @@ from machine_imagination.pipeline import film_job
 
 with open(snakemake.log[0], "w") as log:
     sys.stdout = sys.stderr = log
-    film_job(snakemake.config, list(snakemake.input), snakemake.output.film, snakemake.output.record)
+    film_job(snakemake.config, list(snakemake.input.segments), snakemake.params.captions, snakemake.output.film,
+             snakemake.output.record, subtitles=snakemake.input.subtitles)

@@ -3,7 +3,7 @@ import sys
 
 from machine_imagination.pipeline import segment_job
 
-# The last segment has no following sentence: its next_latents input is an empty list.
+# The last segment walks nowhere (unless the film loops): its next_latents input is an empty list.
 following = snakemake.input.next_latents
 following = following if isinstance(following, str) else (following[0] if following else None)
 
@@ -14,6 +14,7 @@ with open(snakemake.log[0], "w", buffering=1) as log:
         latents_path=snakemake.input.latents,
         next_latents_path=following,
         caption=snakemake.params.caption,
+        hold=snakemake.params.hold,
         segment_path=snakemake.output[0],
         threads=snakemake.threads,
     )

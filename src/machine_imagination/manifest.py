@@ -1,0 +1,65 @@
+"""Provenance of a results tree: `manifest.json` records what made it and a SHA-256 of every output,
+and `verify_manifest` re-checks a tree against it (also as `machine-imagination verify DIR`)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .latents import atomic_write_bytes, package_versions
+
+MANIFEST = "manifest.json"
+SKIPPED_DIRS = ("checkpoints",)  # transient: a search's resumable state, deleted when it finishes
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def output_files(root: Path) -> list[Path]:
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST
+                  and not p.name.startswith(".") and p.relative_to(root).parts[0] not in SKIPPED_DIRS)
+
+
+def write_manifest(root, config: dict, text_name: str, prompts) -> dict:
+    """Write `<root>/manifest.json`: the config, each sentence's seed, the models, package versions
+    and the SHA-256 of every file under `root`."""
+    root = Path(root)
+    manifest = {
+        "text": text_name,
+        "source": config["texts"][text_name],
+        "config": {k: v for k, v in config.items() if k != "texts"},
+        "sentences": [{"index": p.index, "seed": p.seed, "prompt": p.prompt} for p in prompts],
+        "models": {"generator": config["generator"]["model"],
+                   "clip": f"{config['clip']['model']}/{config['clip']['pretrained']}"},
+        "packages": package_versions(),
+        "files": {p.relative_to(root).as_posix(): sha256(p) for p in output_files(root)},
+    }
+    atomic_write_bytes(root / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest
+
+
+def verify_manifest(root) -> list[str]:
+    """Problems found comparing `root` with its manifest (an empty list: everything matches)."""
+    root = Path(root)
+    path = root / MANIFEST
+    if not path.is_file():
+        return [f"{path}: no manifest"]
+    recorded = json.loads(path.read_text())["files"]
+    problems = []
+    for name, digest in sorted(recorded.items()):
+        file = root / name
+        if not file.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256(file) != digest:
+            problems.append(f"{name}: changed (SHA-256 differs from the manifest)")
+    for file in output_files(root):
+        name = file.relative_to(root).as_posix()
+        if name not in recorded:
+            problems.append(f"{name}: not in the manifest")
+    return problems

@@ -1,0 +1,54 @@
+"""A text's results at a glance: the contact sheet and the per-sentence summary table of the report."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from .latents import atomic_write_bytes, load_latents
+
+SUMMARY_COLUMNS = ("index", "sentence", "prompt", "seed", "optimizer", "loss", "similarity", "judge_similarity",
+                   "judge2_similarity", "best_iteration")
+
+
+def contact_sheet(images: list, captions: list[str], path, *, thumb: int = 256, columns: int = 4,
+                  font: str | None = None) -> None:
+    """Every sentence's image in reading order, each with its index and (wrapped) sentence below it."""
+    from PIL import Image, ImageDraw
+
+    from .film import load_font, wrap_text
+
+    font_pixels = max(10, thumb // 18)
+    small = load_font(font, font_pixels)
+    line = round(font_pixels * 1.25)
+    draw_probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    wrapped = [wrap_text(draw_probe, f"{i}. {c}", small, thumb - 8)[:4] for i, c in enumerate(captions)]
+    text_height = line * max(len(w) for w in wrapped) + 8
+    columns = max(1, min(columns, len(images)))
+    rows = -(-len(images) // columns)
+    pad = 8
+    sheet = Image.new("RGB", (columns * (thumb + pad) + pad, rows * (thumb + text_height + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, image in enumerate(images):
+        x = pad + (i % columns) * (thumb + pad)
+        y = pad + (i // columns) * (thumb + text_height + pad)
+        picture = Image.open(image).convert("RGB") if not isinstance(image, np.ndarray) else Image.fromarray(image)
+        sheet.paste(picture.resize((thumb, thumb), Image.LANCZOS), (x, y))
+        for k, text in enumerate(wrapped[i]):
+            draw.text((x + 4, y + thumb + 4 + k * line), text, font=small, fill=(20, 20, 20))
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def summary_table(latents_paths: list, path) -> None:
+    """One row per sentence: its prompt, seed and scores (search and held-out judge), as TSV."""
+    rows = ["\t".join(SUMMARY_COLUMNS)]
+    for latents_path in latents_paths:
+        record = load_latents(latents_path)
+        cells = []
+        for column in SUMMARY_COLUMNS:
+            value = record.get(column, "")
+            cells.append(f"{value:.4f}" if isinstance(value, float) else str(value))
+        rows.append("\t".join(cells))
+    atomic_write_bytes(path, ("\n".join(rows) + "\n").encode())
