@@ -1,29 +1,358 @@
-"""The `machine-imagination` command: tools around the pipeline (`verify` for now)."""
+"""The `machine-imagination` command: the workshop's hands-on notebooks as commands, on the package code
+the pipeline uses.
+
+  sample       BigGAN samples of one class at several noise seeds -> a PNG grid and their latents
+  interpolate  (class A, seed A) -> (class B, seed B) in N steps -> a PNG grid or an mp4
+  search       one prompt with the pipeline's search settings -> image, latents, history plot, video
+  walk         stored latents (.npz, or the notebook's _noise.txt/_class.txt) -> a video
+  models fetch the pipeline's weight fetching, for offline compute nodes
+  verify       re-check a results tree against its manifest.json
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import numpy as np
+
+
+class CommandError(Exception):
+    """A problem with the command's input: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------- shared options
+
+
+def load_settings(args) -> dict:
+    """The project config (from --config, else config/config.yaml if present, else the defaults),
+    with --generator/--clip/--pretrained/--device applied."""
+    from .config import load_config, validate_config
+
+    path = Path(args.config) if args.config else Path("config/config.yaml")
+    if args.config and not path.is_file():
+        raise CommandError(f"config file '{path}' does not exist")
+    config = load_config(path) if path.is_file() else validate_config({"texts": {"cli": "-"}})
+    if args.generator:
+        config["generator"]["model"] = args.generator
+    if getattr(args, "clip", None):
+        config["clip"]["model"] = args.clip
+        config["clip"]["pretrained"] = args.pretrained
+    if args.device:
+        config["search"]["device"] = config["film"]["device"] = args.device
+    return config
+
+
+def add_model_options(parser, clip: bool = False) -> None:
+    parser.add_argument("--config", help="project config YAML for models and settings "
+                                         "(default: config/config.yaml if present)")
+    parser.add_argument("--generator", help="biggan-deep-128/256/512 or a directory with config.json + "
+                                            "pytorch_model.bin (default: the config's)")
+    if clip:
+        parser.add_argument("--clip", help="open_clip model name or directory (default: the config's)")
+        parser.add_argument("--pretrained", help="with --clip: pretrained tag or checkpoint file")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
+
+
+def generator_from(config):
+    from .models import load_generator, select_device
+
+    return load_generator(config["generator"]["model"], select_device(config["search"]["device"]))
+
+
+def class_logits(name, num_classes: int = 1000) -> np.ndarray:
+    """Logits whose softmax is (within 1e-13) the one-hot vector of an ImageNet class."""
+    from .search import resolve_class
+
+    try:
+        index = resolve_class(name)
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    logits = np.full(num_classes, -30.0, dtype=np.float32)
+    logits[index] = 0.0
+    return logits
+
+
+def noise_for(seed: int, count: int, z_dim: int, truncation: float) -> np.ndarray:
+    from .search import truncated_noise
+
+    return truncated_noise(np.random.default_rng(seed), count, z_dim, truncation).astype(np.float32)
+
+
+def save_grid(frames: list, columns: int, path) -> None:
+    """Frames ([H, W, 3] uint8) in a grid, row by row."""
+    from PIL import Image
+
+    height, width = frames[0].shape[:2]
+    rows = -(-len(frames) // columns)
+    grid = np.zeros((rows * height, columns * width, 3), np.uint8)
+    for k, frame in enumerate(frames):
+        r, c = divmod(k, columns)
+        grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = frame
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+
+
+def render_rows(generator, noise, logits, truncation, batch: int = 8, desc: str = "rendering"):
+    import torch
+    from tqdm import tqdm
+
+    from .walk import render_latents
+
+    frames = []
+    batches = render_latents(generator, torch.as_tensor(noise), torch.as_tensor(logits), truncation, None, batch)
+    for chunk in tqdm(batches, total=-(-len(noise) // batch), desc=desc, unit="batch", file=sys.stderr):
+        frames.extend(chunk)
+    return frames
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_sample(args) -> int:
+    from .latents import save_latents
+
+    config = load_settings(args)
+    generator = generator_from(config)
+    logits = class_logits(args.class_name, generator.num_classes)
+    noise = np.concatenate([noise_for(seed, args.samples, generator.z_dim, args.truncation) for seed in args.seeds])
+    frames = render_rows(generator, noise, np.repeat(logits[None], len(noise), axis=0), args.truncation)
+    save_grid(frames, args.samples, args.out)
+    if args.latents_dir:
+        for k, z in enumerate(noise):
+            seed, sample = args.seeds[k // args.samples], k % args.samples
+            save_latents(Path(args.latents_dir) / f"seed{seed}_{sample:02d}.npz",
+                         {"noise": z, "class_logits": logits, "truncation": np.float64(args.truncation),
+                          "seed": np.int64(seed), "generator": generator.name})
+    print(f"{len(frames)} samples of class {args.class_name!r} -> {args.out}")
+    return 0
+
+
+def interpolation_path(a, b, steps: int, mode: str):
+    import torch
+
+    from .walk import slerp
+
+    t = torch.linspace(0, 1, steps, dtype=torch.float64)
+    if mode == "slerp":
+        return slerp(torch.as_tensor(a), torch.as_tensor(b), t)
+    return ((1 - t)[:, None] * torch.as_tensor(a, dtype=torch.float64) + t[:, None] * torch.as_tensor(b, dtype=torch.float64)).float()
+
+
+def parse_endpoint(text: str) -> tuple[str, int]:
+    name, sep, seed = text.rpartition(":")
+    if not sep or not seed.strip().isdigit():
+        raise CommandError(f"endpoint {text!r} must be CLASS:SEED, e.g. 'cheeseburger:1' or '933:1'")
+    return name, int(seed)
+
+
+def cmd_interpolate(args) -> int:
+    from .film import Encoding, SegmentWriter
+
+    if args.steps < 2:
+        raise CommandError("--steps must be at least 2")
+    config = load_settings(args)
+    generator = generator_from(config)
+    (class_a, seed_a), (class_b, seed_b) = parse_endpoint(args.start), parse_endpoint(args.end)
+    za, zb = (noise_for(s, 1, generator.z_dim, args.truncation)[0] for s in (seed_a, seed_b))
+    ca, cb = class_logits(class_a, generator.num_classes), class_logits(class_b, generator.num_classes)
+    if args.mode == "linear":  # the notebook interpolated the class *vectors* linearly: mix probabilities
+        ca, cb = (np.exp(c - c.max()) / np.exp(c - c.max()).sum() for c in (ca, cb))
+    noise, classes = interpolation_path(za, zb, args.steps, args.mode), interpolation_path(ca, cb, args.steps, args.mode)
+    if args.mode == "linear":
+        classes = classes.clamp_min(1e-12).log()
+    frames = render_rows(generator, noise.numpy(), classes.float().numpy(), args.truncation)
+    if str(args.out).endswith(".mp4"):
+        side = frames[0].shape[0]
+        with SegmentWriter(args.out, side, side, Encoding(fps=args.fps, preset="medium")) as writer:
+            for frame in frames:
+                writer.write(frame)
+    else:
+        save_grid(frames, min(args.steps, 10), args.out)
+    print(f"{args.steps} steps from {args.start} to {args.end} ({args.mode}) -> {args.out}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .pipeline import search_job
+    from .text import fill_prompt
+
+    config = load_settings(args)
+    for key in ("iterations", "population", "optimizer", "initial_class"):
+        if getattr(args, key) is not None:
+            config["search"][key] = getattr(args, key)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = fill_prompt(config["text"]["template"], args.prompt, config["text"]["style"])
+    record = search_job(
+        config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
+        latents_path=out / "latents.npz", image_path=out / "image.png", history_path=out / "history.tsv",
+        plot_path=out / "history.png", progress_path=None if args.no_video else out / "progress.mp4",
+        checkpoint_path=out / "checkpoint.pkl", log=lambda message: print(message, file=sys.stderr),
+    )
+    print(f"similarity {record['similarity']:.4f} (judge {record['judge_similarity']:.4f}) -> {out}/image.png")
+    return 0
+
+
+def load_walk_latents(path: str, generator) -> dict:
+    """A latents file of the pipeline (.npz) or a notebook pair given by its _noise.txt (or _class.txt)."""
+    from .latents import LatentsError, from_notebook, load_latents
+
+    try:
+        if path.endswith(".npz"):
+            record = load_latents(path)
+        elif path.endswith("_noise.txt") or path.endswith("_class.txt"):
+            prefix = path.rsplit("_", 1)[0]
+            record = from_notebook(f"{prefix}_noise.txt", f"{prefix}_class.txt", z_dim=generator.z_dim,
+                                   num_classes=generator.num_classes)
+        else:
+            raise CommandError(f"'{path}': give a .npz latents file or a notebook *_noise.txt / *_class.txt file")
+    except LatentsError as err:
+        raise CommandError(str(err)) from None
+    if np.asarray(record["noise"]).shape != (generator.z_dim,):
+        raise CommandError(f"'{path}': noise has {np.asarray(record['noise']).size} values, "
+                           f"the generator takes {generator.z_dim}")
+    cls = record.get("class_logits", record.get("class_embedding"))
+    expected = generator.num_classes if "class_logits" in record else generator.class_embeddings().shape[1]
+    if np.asarray(cls).shape != (expected,):
+        raise CommandError(f"'{path}': class vector has {np.asarray(cls).size} values, the generator takes {expected}")
+    return record
+
+
+def cmd_walk(args) -> int:
+    from tqdm import tqdm
+
+    from .film import CaptionStyle, Encoding, SegmentWriter, burn_caption
+    from .walk import render_still, render_transition
+
+    if len(args.latents) < 2:
+        raise CommandError("walk needs at least two latents files")
+    if args.caption and len(args.caption) != len(args.latents):
+        raise CommandError(f"{len(args.caption)} --caption given for {len(args.latents)} latents files")
+    config = load_settings(args)
+    generator = generator_from(config)
+    records = [load_walk_latents(p, generator) for p in args.latents]
+    for record in records:
+        if args.truncation is not None:
+            record["truncation"] = args.truncation
+    captions = args.caption or ([str(r.get("sentence", "")) for r in records] if args.captions_from_latents else None)
+    style = CaptionStyle()
+    pairs = len(records) if args.loop else len(records) - 1
+    frames = 0
+    with SegmentWriter(args.out, *(2 * [args.size or generator.resolution]), Encoding(fps=args.fps)) as writer:
+        for i in tqdm(range(len(records)), desc="walking", unit="image", file=sys.stderr):
+            still = render_still(generator, records[i], args.size)
+            if captions and captions[i]:
+                still = burn_caption(still, captions[i], style)
+            writer.write(np.broadcast_to(still, (args.hold, *still.shape)))
+            if i < pairs:
+                following = records[(i + 1) % len(records)]
+                for chunk in render_transition(generator, records[i], following, args.steps, args.size, 10):
+                    writer.write(chunk)
+        frames = writer.frames
+    print(f"{frames} frames ({frames / args.fps:.1f} s) -> {args.out}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from . import fetch
+
+    config = load_settings(args)
+    return fetch.main_fetch(config, args.cache) if hasattr(fetch, "main_fetch") else fetch.fetch_configured(config, args.cache)
+
+
+def cmd_verify(args) -> int:
+    from .manifest import verify_manifest
+
+    failed = False
+    for root in args.results:
+        problems = verify_manifest(root)
+        failed |= bool(problems)
+        print(f"{root}: " + ("OK, every file matches its manifest" if not problems else "MISMATCH"))
+        for problem in problems:
+            print(f"  {problem}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="machine-imagination", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sample = commands.add_parser("sample", help="BigGAN samples of one class -> a PNG grid and latents")
+    sample.add_argument("class_name", metavar="CLASS", help="ImageNet class name ('cheeseburger') or index (933)")
+    sample.add_argument("--seeds", type=int, nargs="+", default=[1], help="noise seeds, one grid row each")
+    sample.add_argument("--samples", type=int, default=4, help="samples per seed (grid columns)")
+    sample.add_argument("--truncation", type=float, default=0.4, help="truncation in (0, 1] (notebook: 0.4)")
+    sample.add_argument("--out", default="sample.png", help="the grid PNG")
+    sample.add_argument("--latents-dir", help="also write each sample's latents (.npz) here")
+    add_model_options(sample)
+    sample.set_defaults(run=cmd_sample)
+
+    interpolate = commands.add_parser("interpolate", help="(class A, seed A) -> (class B, seed B) as a grid or mp4")
+    interpolate.add_argument("start", metavar="CLASS:SEED", help="e.g. 'cheeseburger:1'")
+    interpolate.add_argument("end", metavar="CLASS:SEED", help="e.g. 'red fox:2'")
+    interpolate.add_argument("--steps", type=int, default=8, help="images along the way, end points included")
+    interpolate.add_argument("--mode", choices=("linear", "slerp"), default="linear")
+    interpolate.add_argument("--truncation", type=float, default=0.4)
+    interpolate.add_argument("--fps", type=int, default=10, help="for an .mp4 output")
+    interpolate.add_argument("--out", default="interpolation.png", help="a .png grid or an .mp4")
+    add_model_options(interpolate)
+    interpolate.set_defaults(run=cmd_interpolate)
+
+    search = commands.add_parser("search", help="one prompt -> image, latents, history plot, progress video")
+    search.add_argument("prompt", help="the prompt ('a red fox:1 | blurry:-0.5' for weights)")
+    search.add_argument("--seed", type=int, default=1)
+    search.add_argument("--iterations", type=int)
+    search.add_argument("--population", type=int)
+    search.add_argument("--optimizer")
+    search.add_argument("--initial-class", dest="initial_class")
+    search.add_argument("--no-video", action="store_true", help="skip the progress video")
+    search.add_argument("--out", default="search", help="output directory")
+    add_model_options(search, clip=True)
+    search.set_defaults(run=cmd_search)
+
+    walk = commands.add_parser("walk", help="stored latents -> a latent-walk video")
+    walk.add_argument("latents", nargs="+", help=".npz files, or the notebook's *_noise.txt (with *_class.txt)")
+    walk.add_argument("--hold", type=int, default=30, help="frames each image holds (notebook: 30)")
+    walk.add_argument("--steps", type=int, default=90, help="transition frames (notebook: 90)")
+    walk.add_argument("--fps", type=int, default=30)
+    walk.add_argument("--truncation", type=float, help="override the stored truncation (notebook: 1.0)")
+    walk.add_argument("--no-loop", dest="loop", action="store_false", help="do not walk back to the first image")
+    walk.add_argument("--caption", action="append", help="a caption per latents file, in order")
+    walk.add_argument("--captions-from-latents", action="store_true", help="caption with each file's sentence")
+    walk.add_argument("--size", type=int, help="output side in pixels (default: the generator's)")
+    walk.add_argument("--out", default="walk.mp4")
+    add_model_options(walk)
+    walk.set_defaults(run=cmd_walk)
+
+    models = commands.add_parser("models", help="model weights")
+    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    fetch = model_commands.add_parser("fetch", help="fetch the configured models once, for offline nodes")
+    fetch.add_argument("--cache", help="directory to fetch into (default: the config's)")
+    add_model_options(fetch, clip=True)
+    fetch.set_defaults(run=cmd_fetch)
+
+    verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")
+    verify.add_argument("results", nargs="+", help="a results/<text> directory (holding manifest.json)")
+    verify.set_defaults(run=cmd_verify)
+    return parser
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="machine-imagination", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")
-    verify.add_argument("results", nargs="+", help="a results/<text> directory (holding manifest.json)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+    from .models import ModelError
+    from .text import TextError
 
-    if args.command == "verify":
-        from .manifest import verify_manifest
-
-        failed = False
-        for root in args.results:
-            problems = verify_manifest(root)
-            failed |= bool(problems)
-            print(f"{root}: " + ("OK, every file matches its manifest" if not problems else "MISMATCH"))
-            for problem in problems:
-                print(f"  {problem}")
-        return 1 if failed else 0
-    return 2
+    try:
+        return args.run(args)
+    except (CommandError, ConfigError, ModelError, TextError) as err:
+        print(f"machine-imagination {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

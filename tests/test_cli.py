@@ -1,0 +1,112 @@
+"""The `machine-imagination` command on the tiny offline models."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from machine_imagination.cli import main
+from machine_imagination.latents import load_latents, to_notebook
+from test_walk_and_film import decode
+
+
+@pytest.fixture()
+def config(tmp_path, tiny_models):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "texts": {"t": "t.txt"},
+        "generator": {"model": str(tiny_models[0])},
+        "clip": {"model": str(tiny_models[1]), "pretrained": None},
+        "search": {"iterations": 3, "population": 4, "crops": 2, "device": "cpu"},
+        "judge": {"crops": 2},
+    }))
+    return str(path)
+
+
+def test_every_command_has_help():
+    for command in ([], ["sample"], ["interpolate"], ["search"], ["walk"], ["models", "fetch"], ["verify"]):
+        run = subprocess.run([sys.executable, "-m", "machine_imagination.cli", *command, "--help"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0 and "usage: machine-imagination" in run.stdout
+
+
+def test_sample_grid_and_latents(tmp_path, config):
+    out = tmp_path / "grid.png"
+    assert main(["sample", "cheeseburger", "--seeds", "1", "2", "--samples", "3", "--truncation", "0.4",
+                 "--out", str(out), "--latents-dir", str(tmp_path / "lat"), "--config", config]) == 0
+    assert Image.open(out).size == (3 * 128, 2 * 128)
+    files = sorted(p.name for p in (tmp_path / "lat").iterdir())
+    assert files == [f"seed{s}_{k:02d}.npz" for s in (1, 2) for k in range(3)]
+    record = load_latents(tmp_path / "lat" / "seed2_01.npz")
+    assert record["class_logits"].argmax() == 933 and np.abs(record["noise"]).max() <= 0.8 + 1e-6
+    by_index = tmp_path / "grid933.png"
+    main(["sample", "933", "--seeds", "1", "2", "--samples", "3", "--out", str(by_index), "--config", config])
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(by_index)))
+
+
+def test_unknown_class_suggests_names(tmp_path, config, capsys):
+    assert main(["sample", "cheesburger", "--out", str(tmp_path / "x.png"), "--config", config]) == 2
+    assert "unknown ImageNet class 'cheesburger'; did you mean: cheeseburger" in capsys.readouterr().err
+
+
+def test_interpolate_grid_and_video(tmp_path, config, capsys):
+    grid = tmp_path / "i.png"
+    assert main(["interpolate", "cheeseburger:1", "red fox:2", "--steps", "5", "--out", str(grid), "--config", config]) == 0
+    image = np.asarray(Image.open(grid))
+    assert image.shape == (128, 5 * 128, 3)
+    sample = tmp_path / "a.png"
+    main(["sample", "cheeseburger", "--seeds", "1", "--samples", "1", "--out", str(sample), "--config", config])
+    assert np.abs(image[:, :128].astype(int) - np.asarray(Image.open(sample))).max() <= 1  # starts at A
+    video = tmp_path / "i.mp4"
+    assert main(["interpolate", "933:1", "277:2", "--steps", "6", "--mode", "slerp", "--out", str(video),
+                 "--config", config]) == 0
+    assert len(decode(video)[1]) == 6
+    assert main(["interpolate", "933", "277:2", "--out", str(video), "--config", config]) == 2
+    assert "must be CLASS:SEED" in capsys.readouterr().err
+
+
+def test_search_one_prompt(tmp_path, config):
+    out = tmp_path / "s"
+    assert main(["search", "a red fox", "--seed", "3", "--out", str(out), "--config", config,
+                 "--iterations", "2"]) == 0
+    assert {p.name for p in out.iterdir()} == {"latents.npz", "image.png", "history.tsv", "history.png", "progress.mp4"}
+    assert len(decode(out / "progress.mp4")[1]) == 2
+    assert load_latents(out / "latents.npz")["prompt"] == "a red fox"
+
+
+def test_walk_npz_and_notebook_pairs_with_captions(tmp_path, config):
+    latents = []
+    for k, name in enumerate(("cheeseburger", "red fox", "lighthouse")):
+        main(["sample", name, "--seeds", str(k), "--samples", "1", "--out", str(tmp_path / f"{k}.png"),
+              "--latents-dir", str(tmp_path / "lat"), "--config", config])
+        latents.append(tmp_path / "lat" / f"seed{k}_00.npz")
+    noise_txt, _ = to_notebook(load_latents(latents[2]), tmp_path / "nb")
+    out = tmp_path / "walk.mp4"
+    assert main(["walk", str(latents[0]), str(latents[1]), str(noise_txt), "--hold", "3", "--steps", "4",
+                 "--fps", "10", "--caption", "one", "--caption", "two", "--caption", "three", "--out", str(out),
+                 "--config", config]) == 0
+    meta, frames = decode(out)
+    assert len(frames) == 3 * 3 + 3 * 4  # loops back to the first image, as the notebook's walk did
+    assert main(["walk", str(latents[0]), str(latents[1]), "--no-loop", "--hold", "2", "--steps", "2",
+                 "--out", str(out), "--config", config]) == 0
+    assert len(decode(out)[1]) == 2 * 2 + 2
+
+
+def test_walk_errors_are_clear(tmp_path, config, capsys):
+    short = tmp_path / "short_noise.txt"
+    short.write_text("\n".join(["0.1"] * 100))
+    (tmp_path / "short_class.txt").write_text("\n".join(["0.001"] * 1000))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    np.savez(tmp_path / "wide.npz", noise=np.zeros(120), class_logits=np.zeros(1000), truncation=1.0)
+    cases = [
+        ([str(short), str(short)], "short_noise.txt' holds 100 numbers, expected 128"),
+        ([str(tmp_path / "junk.npz"), str(short)], "junk.npz' cannot be read"),
+        ([str(tmp_path / "wide.npz"), str(tmp_path / "wide.npz")], "noise has 120 values, the generator takes 128"),
+        ([str(tmp_path / "x.png"), str(tmp_path / "y.png")], "give a .npz latents file"),
+        ([str(tmp_path / "junk.npz")], "at least two latents files"),
+    ]
+    for files, message in cases:
+        assert main(["walk", *files, "--out", str(tmp_path / "w.mp4"), "--config", config]) == 2
+        assert message in capsys.readouterr().err
