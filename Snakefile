@@ -30,6 +30,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/text.smk"
 include: "workflow/rules/search.smk"

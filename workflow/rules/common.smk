@@ -115,3 +115,11 @@ def all_outputs():
         outputs += outputs_of(text)
         outputs.append(f"results/{text}/manifest.json")
     return outputs
+
+
+def fetch_item(kind, name):
+    """The model that rule fetch_generator or fetch_clip fetches into <weights.cache>/…/<name> (weights.smk)."""
+    for item in WEIGHTS:
+        if item.kind == kind and item.directory.rsplit("/", 1)[-1] == name:
+            return item
+    raise WorkflowError(f"no configured {kind} model is fetched into weights.cache under the name '{name}'")
