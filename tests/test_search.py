@@ -228,3 +228,58 @@ def test_search_result_does_not_depend_on_numpy_global_random_state(generator, c
     np.random.seed(5)
     b = search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=settings)
     assert np.array_equal(a.noise, b.noise) and np.array_equal(a.class_vector, b.class_vector)
+
+
+def test_rgb_conv_keeping_three_channels_gives_the_same_image(tiny_models):
+    """load_generator swaps BigGAN's 128-channel conv_to_rgb for one computing the 3 kept channels."""
+    from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+
+    from machine_imagination.models import load_generator
+
+    original = BigGAN(BigGANConfig.from_json_file(tiny_models[0] / "config.json"))
+    original.load_state_dict(torch.load(tiny_models[0] / "pytorch_model.bin", weights_only=True))
+    original.eval()
+    trimmed = load_generator(str(tiny_models[0]))
+    assert trimmed.biggan.generator.conv_to_rgb.out_channels == 3
+    assert original.generator.conv_to_rgb.out_channels == 8  # channel_width of the tiny config
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(3, 128, generator=gen) * 0.5
+    logits = torch.randn(3, 1000, generator=gen)
+    with torch.inference_mode():
+        expected = ((original(z.clamp(-1.4, 1.4), torch.softmax(logits, -1), 0.7) + 1) / 2).clamp(0, 1)
+        got = trimmed.render(z, logits, 0.7)
+    # The same computation per kept channel; only the conv kernel's summation order may differ.
+    assert (got - expected).abs().max() < 1e-5
+
+
+def test_out_of_memory_halves_the_chunks_and_carries_on(generator, clip, monkeypatch):
+    settings = SearchSettings(crops=4, generator_batch=8, clip_batch=32)
+    x = torch.randn(6, 1128) * 0.5
+    with torch.inference_mode():
+        expected = Objective(generator, clip, [("x", 1.0)], settings)(x, torch.Generator().manual_seed(0))[0]
+    render = generator.render
+
+    def small_gpu(z, *args, **kwargs):
+        if len(z) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return render(z, *args, **kwargs)
+
+    monkeypatch.setattr(generator, "render", small_gpu)
+    objective = Objective(generator, clip, [("x", 1.0)], settings)
+    with pytest.warns(UserWarning, match="generator chunks lowered to 2"), torch.inference_mode():
+        loss = objective(x, torch.Generator().manual_seed(0))[0]
+    assert objective.chunk["generator"] == 2
+    assert torch.allclose(loss, expected, atol=1e-3)
+
+
+def test_bf16_autocast_scores_close_to_fp32(generator, clip):
+    x = torch.randn(4, 1128) * 0.5
+    with torch.inference_mode():
+        fp32 = Objective(generator, clip, [("a fox", 1.0)], SearchSettings(crops=4))(x, torch.Generator().manual_seed(0))
+        bf16 = Objective(generator, clip, [("a fox", 1.0)], SearchSettings(crops=4, precision="bf16"))(
+            x, torch.Generator().manual_seed(0))
+    assert bf16[1].dtype == torch.float32
+    assert torch.allclose(bf16[1], fp32[1], atol=0.03)
+    result = search_prompt("a fox", seed=1, generator=generator, clip=clip,
+                           settings=SearchSettings(iterations=3, population=4, crops=2, precision="bf16"))
+    assert result.loss < result.start_loss

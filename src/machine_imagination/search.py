@@ -89,6 +89,7 @@ class SearchSettings:
     grayscale: bool = False
     generator_batch: int = 50
     clip_batch: int = 512
+    precision: str = "fp32"  # or "bf16": autocast the networks (GPUs with bf16 support)
     truncation: float = 1.0
     story_keep: float = 0.5  # with a previous sentence's latents: how much of them the start keeps
     judge_crops: int = 64
@@ -210,6 +211,35 @@ class Objective:
         p = np.full(generator.num_classes, settings.class_smoothing / generator.num_classes)
         p[0] += 1 - settings.class_smoothing
         self.target_entropy = float(-(p * np.log(p)).sum())
+        # Chunk sizes start at the configured ones and halve on a GPU out-of-memory error.
+        self.chunk = {"generator": settings.generator_batch, "clip": max(1, settings.clip_batch)}
+
+    def in_chunks(self, kind: str, fn, items):
+        """fn over `items` in chunks of self.chunk[kind], concatenated; on CUDA out-of-memory the chunk
+        is halved and the work goes on, instead of failing the job."""
+        import torch
+
+        out, start = [], 0
+        while start < len(items):
+            size = self.chunk[kind]
+            try:
+                out.append(fn(items[start:start + size]))
+            except torch.cuda.OutOfMemoryError:
+                if size == 1:
+                    raise
+                self.chunk[kind] = size // 2
+                torch.cuda.empty_cache()
+                warnings.warn(f"out of GPU memory: {kind} chunks lowered to {size // 2}")
+                continue
+            start += size
+        return torch.cat(out)
+
+    def autocast(self):
+        """bf16 autocast for the networks when search.precision is bf16 (fp32 otherwise)."""
+        import torch
+
+        device = self.generator.device.type
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=self.settings.precision == "bf16")
 
     def split(self, x):
         import torch
@@ -222,14 +252,14 @@ class Objective:
         return z, cls
 
     def images(self, x):
-        import torch
-
-        out = []
-        for chunk in torch.split(x, self.settings.generator_batch):
+        def render(chunk):
             z, cls = self.split(chunk)
-            out.append(self.generator.render(z, cls, self.settings.truncation, class_mode=self.settings.class_mode,
-                                             grayscale=self.settings.grayscale))
-        return torch.cat(out)
+            with self.autocast():
+                images = self.generator.render(z, cls, self.settings.truncation, class_mode=self.settings.class_mode,
+                                               grayscale=self.settings.grayscale)
+            return images.float()
+
+        return self.in_chunks("generator", render, x)
 
     def similarities(self, images, gen, crops: int | None = None):
         """Cosine similarity of each image's augmentations to each prompt part, averaged: [N, P]."""
@@ -245,18 +275,23 @@ class Objective:
             views = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
             if s.augmentation == "rich":
                 views = rich_augment(views, gen)
-            return self.clip.encode_images(views) @ self.text.T
+            with self.autocast():
+                embeddings = self.clip.encode_images(views)
+            return embeddings.float() @ self.text.T
         shift = 0.1 if s.augmentation == "rich" else 0.0
         boxes = random_crop_boxes(n, crops, side, s.crop_min, s.crop_max, gen, shift).to(images.device)
-        sims = []
-        for chunk in torch.split(boxes, max(1, s.clip_batch)):
+
+        def score(chunk):
             # roi_align crops and resizes a whole batch at once; its adaptive sampling averages several
             # samples per output pixel, the anti-aliasing a downscale needs.
             views = roi_align(images, chunk, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
             if s.augmentation == "rich":
                 views = rich_augment(views, gen)
-            sims.append(self.clip.encode_images(views) @ self.text.T)
-        return torch.cat(sims).view(n, crops, -1).mean(dim=1)
+            with self.autocast():
+                embeddings = self.clip.encode_images(views)
+            return embeddings.float() @ self.text.T
+
+        return self.in_chunks("clip", score, boxes).view(n, crops, -1).mean(dim=1)
 
     def regularisers(self, x):
         import torch
