@@ -110,3 +110,19 @@ def test_walk_errors_are_clear(tmp_path, config, capsys):
     for files, message in cases:
         assert main(["walk", *files, "--out", str(tmp_path / "w.mp4"), "--config", config]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_models_fetch_uses_the_pipelines_fetching(tmp_path, tiny_models, monkeypatch, capsys):
+    from test_fetch import clip_source, fake_source, generator_files
+
+    config = tmp_path / "real.yaml"
+    config.write_text(yaml.safe_dump({"texts": {"t": "t.txt"}, "generator": {"model": "biggan-deep-512"},
+                                      "clip": {"model": "ViT-B-32", "pretrained": "openai"}}))
+    assert main(["models", "fetch", "--config", str(config)]) == 2
+    assert "give --cache DIR or set weights.cache" in capsys.readouterr().err
+    calls = fake_source({**generator_files(tiny_models), **clip_source(tiny_models, monkeypatch)}, monkeypatch)
+    assert main(["models", "fetch", "--config", str(config), "--cache", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert f"biggan-deep-512 -> {tmp_path / 'cache' / 'biggan' / 'biggan-deep-512'}" in out
+    assert (tmp_path / "cache" / "open_clip" / "ViT-B-32-openai" / "SHA256SUMS").is_file()
+    assert len(calls) == 3

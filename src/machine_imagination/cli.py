@@ -255,10 +255,24 @@ def cmd_walk(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    from . import fetch
+    """The pipeline's weight fetching (fetch.py, as the local rules use it), from the command line."""
+    from .fetch import FetchError, fetch, weights_plan
 
     config = load_settings(args)
-    return fetch.main_fetch(config, args.cache) if hasattr(fetch, "main_fetch") else fetch.fetch_configured(config, args.cache)
+    if args.cache:
+        config["weights"]["cache"] = args.cache
+    if not config["weights"]["cache"]:
+        raise CommandError("no cache directory: give --cache DIR or set weights.cache in the config")
+    plan = weights_plan(config)
+    if not plan:
+        print("nothing to fetch: the configured models are local paths already")
+    for item in plan:
+        try:
+            directory = fetch(item, log=lambda message: print(message, file=sys.stderr))
+        except FetchError as err:
+            raise CommandError(str(err)) from None
+        print(f"{item.model}{'/' + item.pretrained if item.pretrained else ''} -> {directory}")
+    return 0
 
 
 def cmd_verify(args) -> int:

@@ -1,0 +1,22 @@
+"""Smoke test of the speed harness (numbers are reported by the harness, never asserted here)."""
+import json
+import sys
+
+from conftest import REPO
+
+
+def test_search_speed_harness_runs_and_writes_its_json(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_speed import biggan_deep_config, main
+
+    result = main(["--case", "tiny", "--repeats", "1", "--warmup", "0", "--render-frames", "8",
+                   "--out", str(tmp_path / "r.json")])
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["case"] == "tiny" and saved["population"] == 4
+    for name in ("notebook", "engine"):
+        assert saved[name]["ms_per_iteration"] > 0 and len(saved[name]["times_s"]) == 1
+    flops = saved["flops_per_image"]
+    assert flops["biggan_3_channel_rgb_conv"] < flops["biggan_full_rgb_conv"]
+    assert saved["film"]["frames"] == 8 and result["speedup"] > 0
+    # The benchmark's BigGAN-deep architectures are the published ones (10/12/14 blocks).
+    assert [len(biggan_deep_config(r)["layers"]) for r in (128, 256, 512)] == [10, 12, 14]
