@@ -49,12 +49,9 @@ mine_or_absent() { # the config file is ours to (re)write
 
 install() {
     local missing=()
-    command -v slurmctld >/dev/null || missing+=(slurmctld)
-    command -v slurmd >/dev/null || missing+=(slurmd)
-    command -v sbatch >/dev/null || missing+=(slurm-client)
-    command -v slurmdbd >/dev/null || missing+=(slurmdbd)
-    command -v munged >/dev/null || missing+=(munge)
-    command -v mariadbd >/dev/null || missing+=(mariadb-server)
+    for cmd in slurmctld slurmd sbatch sacct slurmdbd munged munge mariadbd mariadb-install-db mariadb-admin mariadb; do
+        command -v "$cmd" >/dev/null || missing+=("$cmd")
+    done
     ((${#missing[@]})) || return 0
     command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
     log "installing ${PACKAGES[*]}"
