@@ -3,14 +3,12 @@
 import hashlib
 import http.server
 import json
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import REPO
 from machine_imagination import fetch
 from machine_imagination.fetch import Announced, Fetch, FetchError
 

@@ -62,3 +62,21 @@ def test_search_job_story_start_and_film_of_embedding_latents(tmp_path, tiny_mod
                             tmp_path / "seg.mp4", hold=2, steps=3, size=None, batch=4, style=CaptionStyle(),
                             encoding=Encoding(fps=10, preset="ultrafast"))
     assert frames == 5
+
+
+def test_job_log_keeps_the_error_in_the_log_and_restores_the_streams(tmp_path):
+    import sys
+
+    import pytest
+
+    from machine_imagination.checkpoint import SearchInterrupted
+    from machine_imagination.pipeline import job_log
+
+    stdout, stderr = sys.stdout, sys.stderr
+    with pytest.raises(SearchInterrupted):
+        with job_log(tmp_path / "job.log"):
+            print("iteration 12")
+            raise SearchInterrupted("stopped by SIGTERM after iteration 12; rerun to resume")
+    assert (sys.stdout, sys.stderr) == (stdout, stderr)
+    log = (tmp_path / "job.log").read_text()
+    assert "iteration 12" in log and "SearchInterrupted: stopped by SIGTERM" in log

@@ -1,5 +1,3 @@
-import re
-
 import imageio_ffmpeg
 import numpy as np
 import pytest

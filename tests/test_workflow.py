@@ -1,6 +1,5 @@
 """End to end: Snakemake on the tiny offline models over a 4-sentence text, and bad input."""
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np

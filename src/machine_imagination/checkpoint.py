@@ -1,8 +1,9 @@
 """Checkpoints of a running search, so a preempted or timed-out cluster job loses (almost) nothing.
 
 The search saves its whole state (iteration, CMA-ES with its covariance, optimizer moments, the best
-candidate so far, the history, every random generator) atomically every N iterations and when SLURM
-warns that the job will end (SIGTERM, or SIGUSR1 with `--signal`). A rerun of the same search finds
+candidate so far, the history, every random generator) atomically every N iterations and when the job is told to end: SLURM sends SIGTERM at the time limit
+and on preemption (SIGUSR1 is caught too, but the profile sends none: `--signal=USR1` would also reach
+the Snakemake process inside the job, which does not survive it). A rerun of the same search finds
 the checkpoint and carries on, ending with exactly the latents an uninterrupted run finds. A
 checkpoint made by a different search (other prompt, seed, settings or models) is ignored.
 """

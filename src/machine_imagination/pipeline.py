@@ -5,12 +5,31 @@ outputs atomically. Every output records what made it (settings, seed, models, p
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+import traceback
 
 import numpy as np
 
 from .latents import atomic_write_bytes, load_latents, package_versions, save_latents
+
+
+@contextlib.contextmanager
+def job_log(path):
+    """Send a job's output, warnings and any traceback to its log file, and put the streams back
+    afterwards, so an error (an interrupted search, say) is both in the log and reported by Snakemake."""
+    stdout, stderr = sys.stdout, sys.stderr
+    with open(path, "w", buffering=1) as log:
+        sys.stdout = sys.stderr = log
+        try:
+            yield log
+        except BaseException:
+            traceback.print_exc(file=log)
+            raise
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
 
 
 def reproducible_torch(threads: int | None = None) -> None:

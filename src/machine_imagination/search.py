@@ -263,7 +263,6 @@ class Objective:
 
     def similarities(self, images, gen, crops: int | None = None):
         """Cosine similarity of each image's augmentations to each prompt part, averaged: [N, P]."""
-        import torch
         import torch.nn.functional as F
         from torchvision.ops import roi_align
 
@@ -387,7 +386,7 @@ class _Tracker:
         i = int(np.argmin(loss))
         if loss[i] < self.best[0]:
             self.best = (float(loss[i]), float(similarity[i]), x[i].copy(), iteration)
-        z, cls = x[i, : self.objective.z_dim], x[i, self.objective.z_dim:]
+        cls = x[i, self.objective.z_dim:]
         row = {
             "iteration": iteration + 1,
             "phase": phase,

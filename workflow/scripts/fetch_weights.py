@@ -1,8 +1,6 @@
 """Snakemake script: fetch one model's weights into the weights cache (machine_imagination.fetch)."""
-import sys
-
 from machine_imagination.fetch import fetch
+from machine_imagination.pipeline import job_log
 
-with open(snakemake.log[0], "w", buffering=1) as log:
-    sys.stdout = sys.stderr = log
+with job_log(snakemake.log[0]):
     fetch(snakemake.params.item)

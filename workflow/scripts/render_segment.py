@@ -1,14 +1,11 @@
 """Snakemake script: render and encode one film segment."""
-import sys
-
-from machine_imagination.pipeline import segment_job
+from machine_imagination.pipeline import job_log, segment_job
 
 # The last segment walks nowhere (unless the film loops): its next_latents input is an empty list.
 following = snakemake.input.next_latents
 following = following if isinstance(following, str) else (following[0] if following else None)
 
-with open(snakemake.log[0], "w", buffering=1) as log:
-    sys.stdout = sys.stderr = log
+with job_log(snakemake.log[0]):
     frames = segment_job(
         snakemake.config,
         latents_path=snakemake.input.latents,

@@ -1,10 +1,7 @@
 """Snakemake script: search one sentence's latents."""
-import sys
+from machine_imagination.pipeline import job_log, search_job
 
-from machine_imagination.pipeline import search_job
-
-with open(snakemake.log[0], "w", buffering=1) as log:
-    sys.stdout = sys.stderr = log
+with job_log(snakemake.log[0]):
     search_job(
         snakemake.config,
         text_name=snakemake.wildcards.text,
