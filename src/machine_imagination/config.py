@@ -116,7 +116,7 @@ def check_settings(config: dict) -> None:
 
 def project_prompts(config: dict) -> dict:
     """name -> list of Prompt for every text of the project (raises TextError naming the file)."""
-    from .text import TextError, make_prompts, read_overrides, read_text, split_text
+    from .text import TextError, make_prompts
 
     check_settings(config)
     unknown = sorted(set(config["overrides"]) - set(config["texts"]))
@@ -126,15 +126,17 @@ def project_prompts(config: dict) -> dict:
     prompts = {}
     for name, path in config["texts"].items():
         try:
-            overrides = None
-            if name in config["overrides"]:
-                count = len(split_text(read_text(path), t["split"], t["language"]))
-                overrides = read_overrides(config["overrides"][name], count)
             prompts[name] = make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
-                                         style=t["style"], seed=config["seed"], overrides=overrides)
+                                         style=t["style"], seed=config["seed"],
+                                         overrides_table=config["overrides"].get(name))
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
     return prompts
+
+
+def text_prompts(config: dict, text_name: str) -> list:
+    """The prompts of one text of the project."""
+    return project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
 
 
 def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:

@@ -54,11 +54,11 @@ def search_provenance(config: dict) -> dict:
 
 def write_prompts(config: dict, text_name: str, path) -> list:
     """Split one text, fit each prompt to CLIP's context and write `prompts.tsv`."""
-    from .config import project_prompts
+    from .config import text_prompts
     from .models import load_tokenizer
     from .text import fit_prompt, write_prompts_tsv
 
-    prompts = project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
+    prompts = text_prompts(config, text_name)
     tokenizer = load_tokenizer(config["clip"]["model"])
     fits = [fit_prompt(tokenizer, p.parts) for p in prompts]
     write_prompts_tsv(prompts, fits, path)
@@ -249,11 +249,10 @@ def summary_job(latents: list, path) -> None:
 
 
 def manifest_job(config: dict, text_name: str, root) -> None:
-    from .config import project_prompts
+    from .config import text_prompts
     from .manifest import write_manifest
 
-    prompts = project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
-    write_manifest(root, config, text_name, prompts)
+    write_manifest(root, config, text_name, text_prompts(config, text_name))
 
 
 def tiny_models_job(generator_dir, clip_dir, seed: int = 0) -> None:

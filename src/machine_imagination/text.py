@@ -126,13 +126,16 @@ def sentence_seed(project_seed: int, index: int) -> int:
 
 
 def make_prompts(path, *, split="sentences", language="en", template="{sentence}", style="", seed=1,
-                 overrides=None) -> list[Prompt]:
-    """The prompts of one text; `overrides`: {index: {column: value}} from an overrides table."""
+                 overrides=None, overrides_table=None) -> list[Prompt]:
+    """The prompts of one text; `overrides`: {index: {column: value}}, or `overrides_table`: the path
+    of an overrides table (read against this text's sentences)."""
     check_template(template)
     sentences = split_text(read_text(path), split, language)
     if not sentences:
         unit = "line" if split == "lines" else "sentence"
         raise TextError(f"text file '{path}' contains no {unit} (it is empty or holds no words)")
+    if overrides_table:
+        overrides = read_overrides(overrides_table, len(sentences))
     overrides = overrides or {}
     prompts = []
     for i, s in enumerate(sentences):

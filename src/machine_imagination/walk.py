@@ -119,16 +119,16 @@ def class_vectors(generator, *records):
     return out, "embedding"
 
 
-def render_latents(generator, noise, class_vectors, truncation: float, size: int | None, batch: int,
+def render_latents(generator, noise, classes, truncation: float, size: int | None, batch: int,
                    class_mode: str = "logits", grayscale: bool = False):
-    """Yield uint8 frame batches for rows of `noise` [T, z] and `class_vectors` [T, C]."""
+    """Yield uint8 frame batches for rows of `noise` [T, z] and class vectors `classes` [T, C]."""
     import torch
 
     device = generator.device
     with torch.inference_mode():
         for start in range(0, noise.shape[0], batch):
             z = noise[start:start + batch].to(device=device, dtype=torch.float32)
-            c = class_vectors[start:start + batch].to(device=device, dtype=torch.float32)
+            c = classes[start:start + batch].to(device=device, dtype=torch.float32)
             images = generator.render(z, c, truncation, class_mode=class_mode, grayscale=grayscale)
             yield to_uint8_frames(images, size)
 

@@ -69,13 +69,9 @@ def title_of(text):
 def film_segments(wildcards):
     """Segments in film order: title card, one per sentence, end card."""
     text = wildcards.text
-    cards = [c for c in ("title", "end") if config["film"][f"{c}_card"]]
-    segments = [f"results/{text}/segments/{index}.mp4" for index in indices(text)]
-    if "title" in cards:
-        segments.insert(0, f"results/{text}/segments/title.mp4")
-    if "end" in cards:
-        segments.append(f"results/{text}/segments/end.mp4")
-    return segments
+    title = [f"results/{text}/segments/title.mp4"] if config["film"]["title_card"] else []
+    end = [f"results/{text}/segments/end.mp4"] if config["film"]["end_card"] else []
+    return title + [f"results/{text}/segments/{index}.mp4" for index in indices(text)] + end
 
 
 def outputs_of(text):
@@ -101,12 +97,9 @@ def progress_outputs(pattern):
     return [pattern] if config["search"]["progress_video"] else []
 
 
-def search_gpus():
-    return 0 if config["search"]["device"] == "cpu" else 1
-
-
-def film_gpus():
-    return 0 if config["film"]["device"] == "cpu" else 1
+def gpus(section):
+    """GPUs a job of `section` (search, film) asks for: none when it is set to run on the CPU."""
+    return 0 if config[section]["device"] == "cpu" else 1
 
 
 def all_outputs():

@@ -31,7 +31,7 @@ rule render_segment:
     resources:
         runtime=30,
         mem_mb=8000,
-        gpu=film_gpus(),
+        gpu=gpus("film"),
     conda:
         "../../environment.yml"
     script:

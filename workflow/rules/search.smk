@@ -40,7 +40,7 @@ rule search_prompt:
     resources:
         runtime=60,
         mem_mb=16000,
-        gpu=search_gpus(),
+        gpu=gpus("search"),
     conda:
         "../../environment.yml"
     script:
