@@ -85,10 +85,11 @@ def check_settings(config: dict) -> None:
             f"(known: {', '.join(sorted(LANGUAGE_CODES))})"
         )
     check_template(config["text"]["template"])
+    from .models import generator_class_names
     from .search import check_initial_class
 
     try:
-        check_initial_class(str(config["search"]["initial_class"]))
+        check_initial_class(str(config["search"]["initial_class"]), generator_class_names(config["generator"]["model"]))
     except ValueError as err:
         raise ConfigError(f"config key 'search.initial_class': {err}") from None
     film = config["film"]
@@ -116,6 +117,7 @@ def check_settings(config: dict) -> None:
 
 def project_prompts(config: dict) -> dict:
     """name -> list of Prompt for every text of the project (raises TextError naming the file)."""
+    from .models import generator_class_names
     from .text import TextError, make_prompts
 
     check_settings(config)
@@ -128,7 +130,8 @@ def project_prompts(config: dict) -> dict:
         try:
             prompts[name] = make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
                                          style=t["style"], seed=config["seed"],
-                                         overrides_table=config["overrides"].get(name))
+                                         overrides_table=config["overrides"].get(name),
+                                         class_names=generator_class_names(config["generator"]["model"]))
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
     return prompts

@@ -16,6 +16,8 @@ from pathlib import Path
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 BIGGAN_FILES = ("config.json", "pytorch_model.bin")
 CLIP_DIR_FILES = ("open_clip_config.json", "open_clip_pytorch_model.bin")
+# A generator directory may name its classes, one per line (BigGAN's own are the ImageNet classes).
+CLASS_NAMES_FILE = "class_names.txt"
 # OpenAI's CLIP normalisation, used when a checkpoint does not name its own.
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -62,6 +64,20 @@ def generator_resolution(model: str) -> int:
     if generator_is_named(model):
         return int(model.rsplit("-", 1)[1])
     return int(json.loads((Path(model) / "config.json").read_text())["output_dim"])
+
+
+def imagenet_classes() -> list[str]:
+    """The 1000 ImageNet class names in BigGAN's order (shipped as package data)."""
+    return (Path(__file__).with_name("data") / "imagenet_classes.txt").read_text().splitlines()
+
+
+def generator_class_names(model: str) -> list[str]:
+    """The class names of a generator spec, without loading its weights: its directory's
+    class_names.txt if it has one, else the ImageNet classes."""
+    names_file = Path(model) / CLASS_NAMES_FILE
+    if not generator_is_named(model) and names_file.is_file():
+        return [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
+    return imagenet_classes()
 
 
 def check_generator_spec(model: str) -> None:
@@ -115,12 +131,13 @@ class Generator:
     ±2·truncation, the class logits go through a softmax, and pixels come back in [0, 1].
     """
 
-    def __init__(self, biggan, name: str):
+    def __init__(self, biggan, name: str, class_names=None):
         self.biggan = biggan
         self.name = name
         self.z_dim = biggan.config.z_dim
         self.num_classes = biggan.config.num_classes
         self.resolution = biggan.config.output_dim
+        self.class_names = list(class_names) if class_names else [f"class {i}" for i in range(self.num_classes)]
 
     @property
     def device(self):
@@ -166,9 +183,15 @@ def load_generator(model: str, device="cpu") -> Generator:
             f"generator.model '{model}': checkpoint {weights_file} does not match its config.json: "
             f"missing keys {_few(result.missing_keys)}, unexpected keys {_few(result.unexpected_keys)}"
         )
+    names = generator_class_names(model)
+    if len(names) != config.num_classes:
+        if not generator_is_named(model) and (Path(model) / CLASS_NAMES_FILE).is_file():
+            raise CheckpointMismatchError(f"generator.model '{model}': {CLASS_NAMES_FILE} names {len(names)} "
+                                          f"classes, config.json has {config.num_classes}")
+        names = None  # a directory without names, of other than the 1000 ImageNet classes
     biggan.eval().requires_grad_(False)
     keep_rgb_channels_only(biggan)
-    return Generator(biggan.to(device), name=model)
+    return Generator(biggan.to(device), name=model, class_names=names)
 
 
 def keep_rgb_channels_only(biggan) -> None:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
+from .models import imagenet_classes
 from .text import parse_weighted_prompt
 
 OPTIMIZERS = ("cma-es", "adam", "sgd", "cma-es-interleaved-adam", "cma-es-interleaved-sgd",
@@ -34,16 +34,12 @@ INITIAL_CLASS_MODES = ("random-mix", "from-prompt", "random-class", "random-diri
 AUGMENTATIONS = ("crops", "rich")
 
 
-def imagenet_classes() -> list[str]:
-    """The 1000 ImageNet class names in BigGAN's order (shipped as package data)."""
-    return (Path(__file__).with_name("data") / "imagenet_classes.txt").read_text().splitlines()
-
-
-def resolve_class(name) -> int:
-    """An ImageNet class by index ('933', 933) or by name ('cheeseburger'); the error suggests names."""
+def resolve_class(name, names=None) -> int:
+    """A class by index ('933', 933) or by name ('cheeseburger') among `names` (default: the ImageNet
+    classes); the error suggests names."""
     import difflib
 
-    names = imagenet_classes()
+    names = names or imagenet_classes()
     text = str(name).strip()
     if text.isdigit():
         if int(text) < len(names):
@@ -54,12 +50,13 @@ def resolve_class(name) -> int:
         return lowered.index(text.lower())
     close = difflib.get_close_matches(text.lower(), lowered, n=5, cutoff=0.5)
     hint = f"; did you mean: {', '.join(close)}?" if close else ""
-    raise ValueError(f"unknown ImageNet class '{text}'{hint}")
+    kind = "ImageNet class" if len(names) == 1000 else "class of this generator"
+    raise ValueError(f"unknown {kind} '{text}'{hint}")
 
 
-def check_initial_class(value: str) -> None:
+def check_initial_class(value: str, names=None) -> None:
     if value not in INITIAL_CLASS_MODES:
-        resolve_class(value)
+        resolve_class(value, names)
 
 
 @dataclass(frozen=True)
@@ -341,12 +338,12 @@ def smoothed_one_hot_logits(index: int, num_classes: int, smoothing: float) -> n
     return np.log(p)
 
 
-def nearest_class(clip, prompt: str) -> int:
-    """The ImageNet class whose name CLIP finds closest to the prompt."""
+def nearest_class(clip, prompt: str, names=None) -> int:
+    """The class (default: ImageNet's) whose name CLIP finds closest to the prompt."""
     import torch
 
     with torch.inference_mode():
-        names = clip.encode_text([f"a photo of a {n}" for n in imagenet_classes()])
+        names = clip.encode_text([f"a photo of a {n}" for n in names or imagenet_classes()])
         text = clip.encode_text([prompt])
     return int((names @ text.T).squeeze(1).argmax())
 
@@ -365,7 +362,7 @@ def initial_class_vectors(mode: str, n: int, generator, rng, settings: SearchSet
         embed = generator.class_embeddings().double().cpu().numpy()
         return rng.normal(embed.mean(), embed.std(), (n, embed.shape[1]))
     # from-prompt, or a named class: the same smoothed one-hot for every draw
-    index = prompt_class if mode == "from-prompt" else resolve_class(mode)
+    index = prompt_class if mode == "from-prompt" else resolve_class(mode, generator.class_names)
     return np.repeat(smoothed_one_hot_logits(index, c, settings.class_smoothing)[None], n, axis=0)
 
 
@@ -443,7 +440,7 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
     parts = parse_weighted_prompt(prompt) if isinstance(prompt, str) else [(t, float(w)) for t, w in prompt]
     if settings.optimizer not in OPTIMIZERS:
         raise ValueError(f"search.optimizer: unknown optimizer {settings.optimizer!r} (known: {', '.join(OPTIMIZERS)})")
-    check_initial_class(settings.initial_class)
+    check_initial_class(settings.initial_class, generator.class_names)
     if settings.population < 2 and settings.uses_cma:
         raise ValueError("search.population must be at least 2 for CMA-ES")
     z_dim = generator.z_dim
@@ -458,9 +455,9 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
     if saved is None:
         rng = np.random.default_rng(seed)
         gen = torch.Generator().manual_seed(seed)
-        prompt_class = nearest_class(clip, parts[0][0]) if mode == "from-prompt" else None
+        prompt_class = nearest_class(clip, parts[0][0], generator.class_names) if mode == "from-prompt" else None
         if prompt_class is not None:
-            log(f"initial class from the prompt: {prompt_class} ({imagenet_classes()[prompt_class]})")
+            log(f"initial class from the prompt: {prompt_class} ({generator.class_names[prompt_class]})")
         fixed_class = None
         if not settings.optimize_class:
             fixed_class = initial_class_vectors(mode, 1, generator, rng, settings, prompt_class)[0]

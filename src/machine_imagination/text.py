@@ -126,16 +126,16 @@ def sentence_seed(project_seed: int, index: int) -> int:
 
 
 def make_prompts(path, *, split="sentences", language="en", template="{sentence}", style="", seed=1,
-                 overrides=None, overrides_table=None) -> list[Prompt]:
+                 overrides=None, overrides_table=None, class_names=None) -> list[Prompt]:
     """The prompts of one text; `overrides`: {index: {column: value}}, or `overrides_table`: the path
-    of an overrides table (read against this text's sentences)."""
+    of an overrides table (read against this text's sentences and the generator's `class_names`)."""
     check_template(template)
     sentences = split_text(read_text(path), split, language)
     if not sentences:
         unit = "line" if split == "lines" else "sentence"
         raise TextError(f"text file '{path}' contains no {unit} (it is empty or holds no words)")
     if overrides_table:
-        overrides = read_overrides(overrides_table, len(sentences))
+        overrides = read_overrides(overrides_table, len(sentences), class_names)
     overrides = overrides or {}
     prompts = []
     for i, s in enumerate(sentences):
@@ -151,7 +151,7 @@ def make_prompts(path, *, split="sentences", language="en", template="{sentence}
 OVERRIDE_COLUMNS = {"seed": int, "initial_class": str, "iterations": int, "prompt": str}
 
 
-def read_overrides(path, sentences: int) -> dict:
+def read_overrides(path, sentences: int, class_names=None) -> dict:
     """An overrides table: a TSV with an `index` column and any of seed, initial_class, iterations,
     prompt; an empty cell keeps the project's value. Returns {index: {column: value}}."""
     from .search import check_initial_class
@@ -191,7 +191,7 @@ def read_overrides(path, sentences: int) -> dict:
                 raise TextError(f"{where}: {name} must be {'at least 1' if name == 'iterations' else '0 or more'}")
             if name == "initial_class":
                 try:
-                    check_initial_class(cell)
+                    check_initial_class(cell, class_names)
                 except ValueError as err:
                     raise TextError(f"{where}: {err}") from None
             if name == "prompt":
