@@ -20,3 +20,15 @@ def test_search_speed_harness_runs_and_writes_its_json(tmp_path):
     assert saved["film"]["frames"] == 8 and result["speedup"] > 0
     # The benchmark's BigGAN-deep architectures are the published ones (10/12/14 blocks).
     assert [len(biggan_deep_config(r)["layers"]) for r in (128, 256, 512)] == [10, 12, 14]
+
+
+def test_search_quality_benchmark_runs_and_writes_its_json_and_grid(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_quality import main
+
+    report = main(["--settings", "sampled-cma-es", "random-image", "--prompts", "2", "--out", str(tmp_path / "q.json")])
+    saved = json.loads((tmp_path / "q.json").read_text())
+    assert saved["summary"].keys() == {"sampled-cma-es", "random-image"} == report["summary"].keys()
+    assert len(saved["results"]["sampled-cma-es"]) == 2 and saved["summary"]["random-image"]["prompts"] == 2
+    assert {"shape", "colour", "size", "all", "seconds_mean"} <= saved["summary"]["sampled-cma-es"].keys()
+    assert (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"

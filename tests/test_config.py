@@ -15,6 +15,18 @@ def test_shipped_configs_are_valid():
     assert offline["texts"] == default["texts"]
 
 
+def test_the_demo_config_is_valid_and_names_the_shapes_classes(monkeypatch):
+    from machine_imagination.config import check_models
+
+    monkeypatch.chdir(REPO)  # its paths are relative to the repository root, where Snakemake runs
+    demo = load_config(REPO / "config" / "demo.yaml")
+    check_settings(demo)
+    check_models(demo)
+    with pytest.raises(ConfigError, match="unknown class of this generator 'red hexagon'; did you mean: red"):
+        check_settings({**demo, "search": {**demo["search"], "initial_class": "red hexagon"}})
+    check_settings({**demo, "search": {**demo["search"], "initial_class": "green diamond"}})
+
+
 def test_defaults_are_the_workshop_notebook_settings():
     config = validate_config({"texts": {"t": "t.txt"}})
     search = config["search"]

@@ -11,10 +11,13 @@ the pipeline uses.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from .shapes_training import SHAPES_MODELS, SHAPES_RETRAINED, SHAPES_TRAINING
 
 
 class CommandError(Exception):
@@ -60,15 +63,15 @@ def generator_from(config):
     return load_generator(config["generator"]["model"], select_device(config["search"]["device"]))
 
 
-def class_logits(name, num_classes: int = 1000) -> np.ndarray:
-    """Logits whose softmax is (within 1e-13) the one-hot vector of an ImageNet class."""
+def class_logits(name, class_names) -> np.ndarray:
+    """Logits whose softmax is (within 1e-13) the one-hot vector of a class of the generator."""
     from .search import resolve_class
 
     try:
-        index = resolve_class(name)
+        index = resolve_class(name, class_names)
     except ValueError as err:
         raise CommandError(str(err)) from None
-    logits = np.full(num_classes, -30.0, dtype=np.float32)
+    logits = np.full(len(class_names), -30.0, dtype=np.float32)
     logits[index] = 0.0
     return logits
 
@@ -114,7 +117,7 @@ def cmd_sample(args) -> int:
 
     config = load_settings(args)
     generator = generator_from(config)
-    logits = class_logits(args.class_name, generator.num_classes)
+    logits = class_logits(args.class_name, generator.class_names)
     noise = np.concatenate([noise_for(seed, args.samples, generator.z_dim, args.truncation) for seed in args.seeds])
     frames = render_rows(generator, noise, np.repeat(logits[None], len(noise), axis=0), args.truncation)
     save_grid(frames, args.samples, args.out)
@@ -155,7 +158,7 @@ def cmd_interpolate(args) -> int:
     generator = generator_from(config)
     (class_a, seed_a), (class_b, seed_b) = parse_endpoint(args.start), parse_endpoint(args.end)
     za, zb = (noise_for(s, 1, generator.z_dim, args.truncation)[0] for s in (seed_a, seed_b))
-    ca, cb = class_logits(class_a, generator.num_classes), class_logits(class_b, generator.num_classes)
+    ca, cb = class_logits(class_a, generator.class_names), class_logits(class_b, generator.class_names)
     if args.mode == "linear":  # the notebook interpolated the class *vectors* linearly: mix probabilities
         ca, cb = (np.exp(c - c.max()) / np.exp(c - c.max()).sum() for c in (ca, cb))
     noise, classes = interpolation_path(za, zb, args.steps, args.mode), interpolation_path(ca, cb, args.steps, args.mode)
@@ -288,6 +291,34 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_shapes_train(args) -> int:
+    from .shapes_training import TrainingPlan, compare_models, train_models
+
+    plan = TrainingPlan(seed=args.seed, threads=args.threads, generator_steps=args.generator_steps,
+                        clip_steps=args.clip_steps)
+    result = train_models(args.out, plan, log=lambda message: print(message, file=sys.stderr))
+    print(json.dumps(result, indent=1))
+    if args.compare:
+        different = compare_models(args.out, args.compare)
+        if different:
+            print(f"differs from {args.compare} in: {', '.join(different)}")
+            return 1
+        print(f"byte-identical to {args.compare}")
+    return 0
+
+
+def cmd_shapes_evaluate(args) -> int:
+    from .shapes_training import evaluate_models
+
+    root = Path(args.models)
+    for name in ("biggan-shapes", "clip-shapes"):
+        if not (root / name).is_dir():
+            raise CommandError(f"{root / name} does not exist: --models names a directory holding "
+                               "biggan-shapes/ and clip-shapes/")
+    print(json.dumps(evaluate_models(root / "biggan-shapes", root / "clip-shapes"), indent=1))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -349,6 +380,23 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--cache", help="directory to fetch into (default: the config's)")
     add_model_options(fetch, clip=True)
     fetch.set_defaults(run=cmd_fetch)
+
+    world = commands.add_parser("shapes", help=f"the shapes world's models (trained here, shipped in {SHAPES_MODELS})")
+    world_commands = world.add_subparsers(dest="shapes_command", required=True, metavar="ACTION")
+    train = world_commands.add_parser("train", help="retrain both models from a fixed seed (byte-identical "
+                                                    "for the same seed, steps and threads)")
+    train.add_argument("--out", default=SHAPES_RETRAINED, help="directory for biggan-shapes/ and clip-shapes/")
+    train.add_argument("--compare", metavar="DIR", help=f"then check that every file is byte-identical to the "
+                                                         f"models in DIR (e.g. {SHAPES_MODELS}); exit 1 if not")
+    train.add_argument("--generator-steps", type=int, default=SHAPES_TRAINING.generator_steps)
+    train.add_argument("--clip-steps", type=int, default=SHAPES_TRAINING.clip_steps)
+    train.add_argument("--seed", type=int, default=SHAPES_TRAINING.seed)
+    train.add_argument("--threads", type=int, default=SHAPES_TRAINING.threads,
+                       help="torch threads (the result depends on it)")
+    train.set_defaults(run=cmd_shapes_train)
+    evaluate = world_commands.add_parser("evaluate", help="CLIP zero-shot and judge accuracy of the models")
+    evaluate.add_argument("--models", default=SHAPES_MODELS, help="directory holding biggan-shapes/ and clip-shapes/")
+    evaluate.set_defaults(run=cmd_shapes_evaluate)
 
     verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")
     verify.add_argument("results", nargs="+", help="a results/<text> directory (holding manifest.json)")

@@ -1,4 +1,11 @@
 # The tiny offline models (config/offline.yaml): random, deterministic, in the real on-disk formats.
+from machine_imagination.shapes_training import (
+    SHAPES_CLIP_FILES,
+    SHAPES_GENERATOR_FILES,
+    SHAPES_MODELS,
+    SHAPES_RETRAINED,
+    SHAPES_TRAINING,
+)
 
 
 localrules:
@@ -21,3 +28,28 @@ rule make_tiny_models:
         "../../environment.yml"
     script:
         "../scripts/make_tiny_models.py"
+
+
+# The shapes world's models (config/demo.yaml), retrained from a fixed seed, thread count and step
+# counts: `snakemake --cores 2 train_shapes_models --configfile config/demo.yaml` writes them under
+# resources/ and its log says whether every file is byte-identical to the shipped ones in models/shapes.
+# Not part of any film: the shipped checkpoints are what the demo uses.
+rule train_shapes_models:
+    output:
+        generator=multiext(f"{SHAPES_RETRAINED}/biggan-shapes/", *SHAPES_GENERATOR_FILES),
+        clip=multiext(f"{SHAPES_RETRAINED}/clip-shapes/", *SHAPES_CLIP_FILES),
+        evaluation=f"{SHAPES_RETRAINED}/evaluation.json",
+    log:
+        "logs/train_shapes_models.log",
+    benchmark:
+        "benchmarks/train_shapes_models.tsv"
+    params:
+        shipped=SHAPES_MODELS,
+    threads: SHAPES_TRAINING.threads
+    resources:
+        runtime=60,
+        mem_mb=4000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/train_shapes_models.py"

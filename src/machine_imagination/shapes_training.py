@@ -1,0 +1,445 @@
+"""Training the shapes world's models: a real BigGAN-deep and a real open_clip CLIP, small enough for CPUs.
+
+Both are trained from a fixed seed with a fixed thread count and deterministic algorithms, so the
+same command writes byte-identical checkpoints. They are saved in the real on-disk formats (BigGAN:
+config.json + pytorch_model.bin; CLIP: open_clip's local-dir format) in fp16, and load through the
+same code as the real weights (`models.load_generator`, `models.load_clip`). The generator's
+directory also holds `class_names.txt`, which the search uses for 'from-prompt' and named classes.
+
+- Generator: pytorch-pretrained-biggan's `BigGAN` with 24 classes (shape x colour) at 64 px, trained
+  by regression against rendered scenes (`shapes.scene_from_latents`), not adversarially: z[0:3] set
+  the position and size, the rest of z is noise it learns to ignore.
+- CLIP: a small ViT at 64 px with the stock tokenizer and a short context, trained contrastively on
+  renders and captions; every caption in the batch that is true of an image counts as its match.
+  Batches are built so that shape, size and position words must be read, and superimposed scenes
+  (what mixing classes can make) are negatives for every caption.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import shapes
+
+SHAPES_MODELS = "models/shapes"  # the shipped checkpoints (committed)
+SHAPES_RETRAINED = "resources/shapes-models"  # where a retraining writes by default
+GENERATOR_DIR = f"{SHAPES_MODELS}/biggan-shapes"
+CLIP_DIR = f"{SHAPES_MODELS}/clip-shapes"
+SHAPES_GENERATOR_FILES = ("config.json", "pytorch_model.bin", "class_names.txt", "training.log")
+SHAPES_CLIP_FILES = ("open_clip_config.json", "open_clip_pytorch_model.bin", "training.log")
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What the shipped models were trained with; the same plan gives byte-identical files."""
+
+    seed: int = 0
+    threads: int = 2  # torch CPU threads: the order of floating-point sums depends on it
+    generator_steps: int = 2000
+    clip_steps: int = 1000
+
+
+SHAPES_TRAINING = TrainingPlan()
+
+# BigGAN-deep at 64 px (4 upsampling blocks; the last block ends at channel_width channels, which the
+# final batch norm expects). The real interface otherwise: 128-dim noise and class embedding.
+GENERATOR_CONFIG = {
+    "output_dim": 64,
+    "z_dim": 128,
+    "class_embed_dim": 128,
+    "channel_width": 16,
+    "num_classes": len(shapes.CLASS_NAMES),
+    "layers": [[True, 16, 8], [True, 8, 4], [True, 4, 2], [True, 2, 1]],
+    "attention_layer_position": 2,
+    "eps": 1e-4,
+    "n_stats": 51,
+}
+
+# A small ViT CLIP at 64 px in open_clip's local-dir format; captions are short, so is the context.
+# Fixed 2-D sine-cosine position embeddings: learned ones, in a short training, told top from bottom
+# but not left from right (a row-major patch index is mostly the row).
+CLIP_CONFIG = {
+    "model_cfg": {
+        "embed_dim": 64,
+        "vision_cfg": {"image_size": 64, "layers": 4, "width": 128, "head_width": 32, "patch_size": 8,
+                       "pos_embed_type": "sin_cos_2d"},
+        "text_cfg": {"context_length": 20, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
+    },
+    "preprocess_cfg": {
+        "mean": [0.48145466, 0.4578275, 0.40821073],
+        "std": [0.26862954, 0.26130258, 0.27577711],
+    },
+}
+
+
+@contextlib.contextmanager
+def deterministic(seed: int, threads: int):
+    """Same seed + same thread count -> the same floating-point operations in the same order; torch's
+    thread count and determinism setting are restored afterwards."""
+    import torch
+
+    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
+
+
+def save_state(model, path: Path, dtype=None) -> None:
+    """torch.save of the state dict (fp16 floats if asked), written atomically."""
+    import torch
+
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
+             for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _lr_factor(step: int, steps: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to zero: the last steps settle the weights."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+def optimise(optimizer, steps: int, step_loss, describe, log) -> None:
+    """`steps` optimizer steps on `step_loss()`, with warm-up and cosine decay of every group's rate;
+    logs `describe(step, loss)` every 100 steps and at the last."""
+    base = [group["lr"] for group in optimizer.param_groups]
+    warmup = max(1, steps // 20)
+    for step in range(steps):
+        for group, lr0 in zip(optimizer.param_groups, base):
+            group["lr"] = lr0 * _lr_factor(step, steps, warmup)
+        loss = step_loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(describe(step + 1, loss))
+
+
+# --------------------------------------------------------------------------- generator
+
+
+def new_generator(seed: int):
+    import torch
+    from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+
+    torch.manual_seed(seed)
+    model = BigGAN(BigGANConfig.from_dict(GENERATOR_CONFIG))
+    with torch.no_grad():
+        # The class embedding's default init is weak next to z: the class would barely matter at first.
+        model.embeddings.weight.normal_(0.0, 1.0)
+        # The final batch norm's affine parameters are allocated uninitialised.
+        model.generator.bn.weight.fill_(1.0)
+        model.generator.bn.bias.zero_()
+    return model
+
+
+def random_latents(rng: np.random.Generator, n: int, z_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(class indices [n], z [n, z_dim] float32): BigGAN's truncated-normal noise, except that
+    position and size (z[0:3]) are uniform over their range: a search for 'small' or 'on the left'
+    ends at its edges, which truncated-normal noise would make rare."""
+    from scipy.stats import truncnorm
+
+    classes = rng.integers(0, len(shapes.CLASS_NAMES), n)
+    z = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=rng).astype(np.float32)
+    z[:, :3] = rng.uniform(-2, 2, (n, 3))
+    return classes, z
+
+
+def generator_batch(rng: np.random.Generator, n: int, z_dim: int):
+    """(z [n, z_dim], one-hot classes [n, 24], target images [n, 3, 64, 64] in [-1, 1])."""
+    import torch
+
+    classes, z = random_latents(rng, n, z_dim)
+    scenes = [shapes.scene_from_latents(int(c), zi) for c, zi in zip(classes, z)]
+    one_hot = torch.nn.functional.one_hot(torch.as_tensor(classes), len(shapes.CLASS_NAMES)).float()
+    return torch.from_numpy(z), one_hot, shapes.render(scenes) * 2 - 1
+
+
+def train_generator(directory, *, steps: int = SHAPES_TRAINING.generator_steps, batch: int = 32,
+                    seed: int = SHAPES_TRAINING.seed, threads: int = SHAPES_TRAINING.threads,
+                    lr: float = 1e-3, embedding_lr: float = 1e-2, log=print) -> Path:
+    """Train the shapes BigGAN by regression and write config.json, pytorch_model.bin (fp16) and
+    class_names.txt into `directory`."""
+    import torch
+
+    with deterministic(seed, threads):
+        rng = np.random.default_rng(seed)
+        model = new_generator(seed)
+        # Spectral norm runs its power iteration only in train mode; BigGAN's batch norms always use their
+        # stored statistics (0 and 1 here), so train mode changes nothing else.
+        model.train()
+        embedding = [model.embeddings.weight]
+        rest = [p for name, p in model.named_parameters() if name != "embeddings.weight"]
+        optimizer = torch.optim.Adam([{"params": rest, "lr": lr}, {"params": embedding, "lr": embedding_lr}],
+                                     betas=(0.9, 0.99))
+
+        def step_loss():
+            z, classes, target = generator_batch(rng, batch, model.config.z_dim)
+            return torch.nn.functional.mse_loss(model(z, classes, 1.0), target)
+
+        optimise(optimizer, steps, step_loss,
+                 lambda step, loss: f"generator step {step}/{steps}: mse {loss.item():.5f}", log)
+        model.eval()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").write_text(json.dumps(GENERATOR_CONFIG, indent=2) + "\n")
+        (directory / "class_names.txt").write_text("\n".join(shapes.CLASS_NAMES) + "\n")
+        save_state(model, directory / "pytorch_model.bin", torch.float16)
+        return directory
+
+
+# --------------------------------------------------------------------------- CLIP
+
+
+def new_clip(seed: int):
+    import open_clip
+    import torch
+
+    torch.manual_seed(seed)
+    return open_clip.CLIP(**CLIP_CONFIG["model_cfg"])
+
+
+GROUP = len(shapes.SHAPES)  # scenes per group in a CLIP batch
+
+
+def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0):
+    """(images [n + distractors, 3, 64, 64] in [0, 1], caption strings [n], match matrix [n, n]).
+
+    A third of the scenes come in groups of GROUP of one class at different positions and sizes, and
+    a third in groups of the four shapes at one position, size and colour, so that a batch always
+    holds images that only a size, position or shape word tells apart. The `distractors`
+    images after the first n are two scenes superimposed (as a search may find by mixing classes):
+    no caption is true of them, and each caption learns to score them below its own images."""
+    import torch
+
+    groups = n // 3 // GROUP
+    scenes = shapes.random_scenes(rng, n - 2 * groups * GROUP)
+    for class_index in rng.integers(0, len(shapes.CLASS_NAMES), groups):
+        scenes += shapes.random_scenes(rng, GROUP, class_index=int(class_index))
+    for scene in shapes.random_scenes(rng, groups):  # every shape at one place, size and colour
+        scenes += [replace(scene, shape=shape) for shape in shapes.SHAPES]
+    captions = [shapes.random_caption(s, rng, exclude) for s in scenes]
+    truth = [shapes.true_words(s) for s in scenes]
+    matches = torch.from_numpy(shapes.match_matrix(truth, captions))
+    # Captions as a text may hold them too: with or without a prefix ('a photo of') or a full stop.
+    texts = [c.text(shapes.PREFIXES[rng.integers(len(shapes.PREFIXES))]) + ("." if rng.random() < 0.5 else "")
+             for c in captions]
+    images = shapes.render(scenes)
+    if distractors:
+        alpha = torch.from_numpy(rng.uniform(0.3, 0.7, (distractors, 1, 1, 1)).astype(np.float32))
+        pairs = shapes.render(shapes.random_scenes(rng, 2 * distractors))
+        images = torch.cat([images, alpha * pairs[:distractors] + (1 - alpha) * pairs[distractors:]])
+    # Soft edges as a generator draws them (a Gaussian blur of 0 to 1 px), brightness jitter and a
+    # little pixel noise: scores must not move with 8-bit rounding or a generated image's softness.
+    images = soften(images, rng.uniform(0.0, 1.0, len(images)))
+    gain = torch.from_numpy(1 + rng.uniform(-0.08, 0.08, (len(images), 1, 1, 1)).astype(np.float32))
+    noise = torch.from_numpy(rng.uniform(-1.5, 1.5, images.shape).astype(np.float32)) / 255
+    return (images * gain + noise).clamp(0, 1), texts, matches
+
+
+def soften(images, sigmas):
+    """Each image [N, 3, H, W] blurred by a Gaussian of its own sigma (px; 0 leaves it as it is)."""
+    import torch
+    import torch.nn.functional as F
+
+    offsets = torch.arange(-2, 3, dtype=torch.float32)
+    sigma = torch.as_tensor(np.asarray(sigmas, dtype=np.float32)).clamp_min(1e-3).view(-1, 1)
+    kernel = torch.exp(-offsets ** 2 / (2 * sigma ** 2))
+    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(3, dim=0)  # [N*3, 5]
+    n, c, h, w = images.shape
+    flat = F.pad(images.reshape(1, n * c, h, w), (2, 2, 2, 2), mode="replicate")
+    flat = F.conv2d(flat, kernel.view(n * c, 1, 1, 5), groups=n * c)
+    flat = F.conv2d(flat, kernel.view(n * c, 1, 5, 1), groups=n * c)
+    return flat.view(n, c, h, w)
+
+
+def train_clip(directory, *, steps: int = SHAPES_TRAINING.clip_steps, batch: int = 128, distractors: int = 16,
+               seed: int = SHAPES_TRAINING.seed, threads: int = SHAPES_TRAINING.threads, lr: float = 1e-3,
+               log=print) -> Path:
+    """Train the shapes CLIP contrastively and write open_clip_config.json + open_clip_pytorch_model.bin
+    (fp16) into `directory`. The held-out benchmark prompts never appear as captions."""
+    import open_clip
+    import torch
+    import torch.nn.functional as F
+
+    with deterministic(seed, threads):
+        rng = np.random.default_rng(seed + 1)
+        model = new_clip(seed)
+        model.train()
+        tokenizer = open_clip.tokenizer.SimpleTokenizer(
+            context_length=CLIP_CONFIG["model_cfg"]["text_cfg"]["context_length"])
+        mean = torch.tensor(CLIP_CONFIG["preprocess_cfg"]["mean"]).view(1, 3, 1, 1)
+        std = torch.tensor(CLIP_CONFIG["preprocess_cfg"]["std"]).view(1, 3, 1, 1)
+        exclude = frozenset(shapes.benchmark_prompts())
+        decay = [p for p in model.parameters() if p.ndim >= 2]
+        no_decay = [p for p in model.parameters() if p.ndim < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
+
+        def step_loss():
+            images, texts, matches = clip_batch(rng, batch, exclude, distractors)
+            image_features = F.normalize(model.encode_image((images - mean) / std), dim=-1)
+            text_features = F.normalize(model.encode_text(tokenizer(texts)), dim=-1)
+            logits = model.logit_scale.exp().clamp(max=100) * image_features @ text_features.T
+            targets = matches.float()
+            # Images -> their true captions; captions -> their images, among all images and the distractors.
+            to_images = torch.cat([targets.T, torch.zeros(batch, distractors)], dim=1)
+            return 0.5 * (F.cross_entropy(logits[:batch], targets / targets.sum(1, keepdim=True))
+                          + F.cross_entropy(logits.T, to_images / to_images.sum(1, keepdim=True)))
+
+        optimise(optimizer, steps, step_loss, lambda step, loss: f"clip step {step}/{steps}: loss {loss.item():.4f} "
+                 f"scale {model.logit_scale.exp().item():.1f}", log)
+        model.eval()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "open_clip_config.json").write_text(json.dumps(CLIP_CONFIG, indent=2) + "\n")
+        save_state(model, directory / "open_clip_pytorch_model.bin", torch.float16)
+        return directory
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def clip_zero_shot(clip, count: int = 480, seed: int = 12345) -> dict:
+    """Zero-shot accuracy of a loaded CLIP on fresh renders (8-bit, as an image file holds them): each
+    render is classified among the 24 prompts 'a <colour> <shape>' (shape and colour scored apart);
+    and for size, left/right and top/bottom, between the two prompts that differ in that word alone
+    ('a small red circle' or 'a big red circle'), on the renders where one of them is clearly true."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    scenes = shapes.random_scenes(rng, count)
+    images = torch.from_numpy(shapes.to_uint8(shapes.render(scenes))).permute(0, 3, 1, 2).float() / 255
+    prompts = [shapes.Description(shape=n.split()[1], colour=n.split()[0]).text() for n in shapes.CLASS_NAMES]
+    with torch.inference_mode():
+        embeddings = clip.encode_images(images.to(clip.device))
+        scores = embeddings @ clip.encode_text(prompts).T
+        guess = [shapes.CLASS_NAMES[int(k)].split() for k in scores.argmax(dim=1)]
+        result = {
+            "renders": count,
+            "shape": float(np.mean([g[1] == s.shape for g, s in zip(guess, scenes)])),
+            "colour": float(np.mean([g[0] == s.colour for g, s in zip(guess, scenes)])),
+        }
+        for attribute in ("size", "horizontal", "vertical"):
+            words = shapes.VOCABULARY[attribute]
+            right = []
+            for embedding, scene in zip(embeddings, scenes):
+                truth = getattr(shapes.true_words(scene, margin=shapes.MARGIN), attribute)
+                if truth is None:
+                    continue
+                texts = [shapes.Description(shape=scene.shape, colour=scene.colour, **{attribute: w}).text()
+                         for w in words]
+                right.append(words[int((clip.encode_text(texts) @ embedding).argmax())] == truth)
+            result[attribute] = float(np.mean(right))
+    return result
+
+
+def judge_accuracy(images: np.ndarray, scenes, clear_margin: float = 1.0) -> dict:
+    """Per-attribute and whole-scene agreement of the pixel judge with the scenes' true words; also
+    over the scenes with no size or position within `clear_margin` px of a word's bound ('all_clear'),
+    where a fraction of a pixel cannot flip a word."""
+    hits = {a: [] for a in shapes.Description.ATTRIBUTES}
+    for image, scene in zip(images, scenes):
+        verdict = shapes.judge_image(image).words()
+        truth = shapes.true_words(scene)
+        for a in hits:
+            hits[a].append(getattr(verdict, a) == getattr(truth, a))
+    right = [all(row) for row in zip(*hits.values())]
+    clear = [shapes.clear_of_bounds(s, clear_margin) for s in scenes]
+    result = {a: float(np.mean(v)) for a, v in hits.items()}
+    result["all"] = float(np.mean(right))
+    result["images"] = len(scenes)
+    result["all_clear"] = float(np.mean([r for r, c in zip(right, clear) if c]))
+    result["clear_images"] = int(sum(clear))
+    return result
+
+
+def generator_samples(generator, count: int = 480, seed: int = 54321):
+    """(8-bit images [N, 64, 64, 3], the scenes they should show) from random classes and noise
+    (drawn as in training)."""
+    import torch
+
+    classes, z = random_latents(np.random.default_rng(seed), count, generator.z_dim)
+    logits = np.full((count, generator.num_classes), -30.0)
+    logits[np.arange(count), classes] = 0.0
+    with torch.inference_mode():
+        images = generator.render(torch.as_tensor(z, device=generator.device),
+                                  torch.as_tensor(logits, dtype=torch.float32, device=generator.device), 1.0)
+    scenes = [shapes.scene_from_latents(int(c), zi) for c, zi in zip(classes, z)]
+    return shapes.to_uint8(images), scenes
+
+
+# --------------------------------------------------------------------------- the whole world
+
+
+def train_models(directory=SHAPES_RETRAINED, plan: TrainingPlan = SHAPES_TRAINING, log=print) -> dict:
+    """Retrain both models into `directory`/biggan-shapes and `directory`/clip-shapes, each with its
+    training.log (no timings in it: the same plan writes the same bytes); returns their evaluation,
+    also written to `directory`/evaluation.json. `log` gets each message with the elapsed time."""
+    directory = Path(directory)
+    start = time.perf_counter()
+    for name, train, steps in (("biggan-shapes", train_generator, plan.generator_steps),
+                               ("clip-shapes", train_clip, plan.clip_steps)):
+        out = directory / name
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "training.log", "w") as handle:
+            def both(message, handle=handle):
+                handle.write(message + "\n")
+                handle.flush()
+                log(f"{message} ({time.perf_counter() - start:.0f} s)")
+
+            both(f"{name}: {steps} steps, seed {plan.seed}, {plan.threads} threads, torch {_torch_version()}")
+            train(out, steps=steps, seed=plan.seed, threads=plan.threads, log=both)
+    with deterministic(plan.seed, plan.threads):  # the evaluation's bytes too
+        return evaluate_models(directory / "biggan-shapes", directory / "clip-shapes", directory / "evaluation.json")
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def compare_models(directory, reference) -> list[str]:
+    """The model files (relative paths) that differ between two model directories, or that one lacks."""
+    names = [f"biggan-shapes/{n}" for n in SHAPES_GENERATOR_FILES] + [f"clip-shapes/{n}" for n in SHAPES_CLIP_FILES]
+    names.append("evaluation.json")
+
+    def content(root, name):
+        path = Path(root) / name
+        return path.read_bytes() if path.is_file() else None
+
+    return [n for n in names if content(directory, n) is None or content(directory, n) != content(reference, n)]
+
+
+def evaluate_models(generator_dir, clip_dir, out=None) -> dict:
+    """The models' measured quality, through the real loaders: CLIP zero-shot accuracy on held-out
+    renders, and the pixel judge's accuracy on fresh renders and on generator samples."""
+    from .models import load_clip, load_generator
+
+    generator = load_generator(str(generator_dir))
+    clip = load_clip(str(clip_dir), None)
+    rng = np.random.default_rng(777)
+    scenes = shapes.random_scenes(rng, 1000)
+    result = {
+        "clip_zero_shot": clip_zero_shot(clip),
+        "judge_on_renders": judge_accuracy(shapes.to_uint8(shapes.render(scenes)), scenes),
+        "judge_on_generator_samples": judge_accuracy(*generator_samples(generator)),
+    }
+    if out is not None:
+        Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    return result
