@@ -194,3 +194,25 @@ def _image(generator, noise, logits):
         image = generator.render(torch.as_tensor(np.asarray(noise), dtype=torch.float32)[None],
                                  torch.as_tensor(np.asarray(logits), dtype=torch.float32)[None], 1.0)
     return shapes.to_uint8(image)[0]
+
+
+def test_the_generator_moves_the_shape_smoothly_and_blends_mixed_classes(shipped):
+    generator = shipped[0]
+    red, blue = shapes.CLASS_NAMES.index("red circle"), shapes.CLASS_NAMES.index("blue circle")
+    z = torch.zeros(9, 128)
+    z[:, 0] = torch.linspace(-2, 2, 9)  # centre x from 18 to 46 px, 3.5 px a step
+    logits = torch.full((9, 24), -30.0)
+    logits[:, red] = 0
+    with torch.inference_mode():
+        moving = shapes.to_uint8(generator.render(z, logits, 1.0))
+    xs = np.array([shapes.judge_image(image).x for image in moving])
+    assert np.diff(xs) == pytest.approx(np.full(8, 3.5), abs=1.0)
+    # a red circle mixed with more and more of a blue circle turns blue through purples
+    p = torch.linspace(0, 1, 5)
+    mixed = torch.full((5, 24), -30.0)
+    mixed[:, red], mixed[:, blue] = torch.log(1 - p + 1e-9), torch.log(p + 1e-9)
+    with torch.inference_mode():
+        images = shapes.to_uint8(generator.render(torch.zeros(5, 128), mixed, 1.0)).astype(float)
+    centre = images[:, 28:36, 28:36].mean(axis=(1, 2))  # the circle's middle, [5, RGB]
+    assert (np.diff(centre[:, 0]) < 0).all() and (np.diff(centre[:, 2]) > 0).all()
+    assert [shapes.judge_image(images[k].astype(np.uint8)).colour for k in (0, 4)] == ["red", "blue"]
