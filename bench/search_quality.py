@@ -67,8 +67,6 @@ def auc(scores, labels) -> float:
 def run_setting(name, prompts, generator, clip, seed, log):
     import torch
 
-    from machine_imagination.shapes import to_uint8
-
     rows = []
     settings = settings_for(name) if name != CONTROL else BASE
     for k, wanted in enumerate(prompts):
@@ -88,7 +86,7 @@ def run_setting(name, prompts, generator, clip, seed, log):
             tensor = torch.as_tensor(x, dtype=torch.float32)
             image = generator.render(tensor[:, :generator.z_dim], tensor[:, generator.z_dim:], settings.truncation)
             similarity = float(clip.encode_images(image) @ clip.encode_text([text])[0])
-        image8 = to_uint8(image)[0]
+        image8 = shapes.to_uint8(image)[0]
         rows.append({"prompt": text, "seed": seed + k, "seconds": elapsed, "clip_similarity": similarity,
                      **shapes.judge_prompt(image8, wanted), "image": image8})
         log(f"{name}: {k + 1}/{len(prompts)} {text!r}: {'right' if rows[-1]['all'] else 'wrong'} "

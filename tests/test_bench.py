@@ -32,3 +32,20 @@ def test_search_quality_benchmark_runs_and_writes_its_json_and_grid(tmp_path):
     assert len(saved["results"]["sampled-cma-es"]) == 2 and saved["summary"]["random-image"]["prompts"] == 2
     assert {"shape", "colour", "size", "all", "seconds_mean"} <= saved["summary"]["sampled-cma-es"].keys()
     assert (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_demo_searches_with_the_benchmarks_best_setting():
+    import yaml
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_quality import settings_for
+
+    from machine_imagination.config import validate_config
+    from machine_imagination.search import SearchSettings
+
+    demo = SearchSettings.from_config(validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text())))
+    best = settings_for("sampled-cma-es")
+    # what a CMA-ES search uses (gradient steps and their rate do not apply)
+    unused = {"terminal_iterations", "learning_rate", "momentum"}
+    assert {k: v for k, v in vars(demo).items() if k not in unused} == \
+        {k: v for k, v in vars(best).items() if k not in unused}
