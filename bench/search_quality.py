@@ -64,11 +64,13 @@ def auc(scores, labels) -> float:
     return float(greater / (len(pos) * len(neg)))
 
 
-def run_setting(name, prompts, generator, clip, seed, log):
+def run_setting(name, prompts, generator, clip, seed, log, **overrides):
+    """Search each prompt with a setting (`overrides`: other search settings, e.g. precision) and judge
+    the result; CLIP's similarity of the result is scored again in fp32 on the whole image."""
     import torch
 
     rows = []
-    settings = settings_for(name) if name != CONTROL else BASE
+    settings = replace(settings_for(name) if name != CONTROL else BASE, **overrides)
     for k, wanted in enumerate(prompts):
         text = wanted.text()
         start = time.perf_counter()
@@ -83,10 +85,10 @@ def run_setting(name, prompts, generator, clip, seed, log):
             x = np.concatenate([result.noise, result.class_vector])[None]
         elapsed = time.perf_counter() - start
         with torch.inference_mode():
-            tensor = torch.as_tensor(x, dtype=torch.float32)
+            tensor = torch.as_tensor(x, dtype=torch.float32, device=generator.device)
             image = generator.render(tensor[:, :generator.z_dim], tensor[:, generator.z_dim:], settings.truncation)
             similarity = float(clip.encode_images(image) @ clip.encode_text([text])[0])
-        image8 = shapes.to_uint8(image)[0]
+        image8 = shapes.to_uint8(image.cpu())[0]
         rows.append({"prompt": text, "seed": seed + k, "seconds": elapsed, "clip_similarity": similarity,
                      **shapes.judge_prompt(image8, wanted), "image": image8})
         log(f"{name}: {k + 1}/{len(prompts)} {text!r}: {'right' if rows[-1]['all'] else 'wrong'} "
@@ -144,6 +146,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--prompts", type=int, default=48, help="how many held-out prompts (at most 48)")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (times per search are then the GPU's)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="the searches' precision")
     parser.add_argument("--generator", default=str(ROOT / GENERATOR_DIR))
     parser.add_argument("--clip", default=str(ROOT / CLIP_DIR))
     parser.add_argument("--out", default=str(ROOT / "bench/results/search_quality.json"))
@@ -155,15 +159,18 @@ def main(argv=None) -> dict:
     if unknown:
         parser.error(f"unknown setting(s): {', '.join(unknown)}")
     torch.set_num_threads(args.threads)
-    generator = load_generator(args.generator)
-    clip = load_clip(args.clip, None)
+    generator = load_generator(args.generator, args.device)
+    clip = load_clip(args.clip, None, args.device)
     prompts = shapes.benchmark_prompts()[: args.prompts]
-    results = {name: run_setting(name, prompts, generator, clip, args.seed, print) for name in args.settings}
+    results = {name: run_setting(name, prompts, generator, clip, args.seed, print, precision=args.precision)
+               for name in args.settings}
     summary = {name: summarise(rows) for name, rows in results.items()}
     searched = [r for name, rows in results.items() if name != CONTROL for r in rows]
     report = {
         "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
+                    "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                     "torch": torch.__version__},
+        "precision": args.precision,
         "base_settings": asdict(BASE),
         "settings": {name: SETTINGS.get(name, "no search: a random class and noise") for name in args.settings},
         "summary": summary,

@@ -1,22 +1,28 @@
 """Search speed: the workshop notebook's loop against our batched engine, in one process on one device.
 
     python bench/search_speed.py --case cpu            # 128 px, population 8, 8 crops (CI-sized)
-    python bench/search_speed.py --case notebook       # 512 px, population 50, 64 crops (a GPU)
+    python bench/search_speed.py --case notebook --engine fp32 bf16 bf16+channels_last bf16+compile
     python bench/search_speed.py --case tiny           # the tiny offline models (a smoke test)
 
 Models are the real architectures (BigGAN-deep at the case's resolution, CLIP ViT-B/32) with random
 weights: speed does not depend on the weights, and none can be downloaded here. One CMA-ES iteration is
-timed: (a) as the notebook ran it, each candidate alone (BigGAN at batch 1 with its full 128-channel
-last conv, then CLIP on that candidate's crops), and (b) as our engine runs it (the population in
-batched BigGAN calls with the 3-channel last conv, all crops through CLIP in large chunks). Rendering
-and encoding of film frames are timed separately. Prints a table and writes JSON.
+timed: (a) as the notebook ran it, each candidate alone (the library's BigGAN as published, at batch 1:
+spectral norm recomputed on every call, the full 128-channel last conv; then CLIP on that candidate's
+crops), and (b) as our engine runs it, for each `--engine` variant (the population in batched BigGAN
+calls with the weights folded and the 3-channel last conv, all crops through CLIP in large chunks;
+`bf16` autocast, `+channels_last`, `+compile` as the search settings of those names). Both run with
+the jobs' determinism settings (`pipeline.reproducible_torch`) unless `--nondeterministic`. On a GPU a
+large bf16 matrix product is timed too, the device's attainable rate to compare with. Rendering and
+encoding of film frames are timed separately. Prints a table and writes JSON.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
+import shutil
 import statistics
 import sys
 import time
@@ -27,7 +33,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from machine_imagination.models import Clip, Generator, keep_rgb_channels_only, load_clip, load_generator  # noqa: E402
+from machine_imagination.models import (Clip, Generator, fold_spectral_norm, keep_rgb_channels_only,  # noqa: E402
+                                         load_clip, load_generator, tune_for_speed)
+from machine_imagination.pipeline import reproducible_torch  # noqa: E402
 from machine_imagination.search import Objective, SearchSettings, random_crop_boxes  # noqa: E402
 
 CASES = {
@@ -37,6 +45,8 @@ CASES = {
 }
 # BigGAN-deep: two blocks per resolution (the second upsamples); 10/12/14 blocks at 128/256/512 px.
 CHANNELS = {128: [16, 16, 8, 4, 2, 1], 256: [16, 16, 8, 8, 4, 2, 1], 512: [16, 16, 8, 8, 4, 2, 1, 1]}
+TINY_DIR = Path("/tmp/machine-imagination-bench")
+OPENAI_MEAN, OPENAI_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
 def biggan_deep_config(resolution: int) -> dict:
@@ -48,43 +58,99 @@ def biggan_deep_config(resolution: int) -> dict:
             "num_classes": 1000, "layers": layers, "attention_layer_position": 8, "eps": 1e-4, "n_stats": 51}
 
 
-def random_generator(resolution: int, device, trimmed: bool) -> Generator:
+def random_biggan(resolution: int):
+    """The library's BigGAN-deep with seeded random weights, in eval mode, as published (spectral-norm
+    hooks, the 128-channel last conv), scaled so that its images are finite: straight from the
+    constructor the final batch norm is uninitialised, spectral norm's singular-vector estimates are
+    random and the batch norms' statistics are placeholders, and activations overflow within 4 blocks."""
+    import torch.nn.functional as F
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+    from pytorch_pretrained_biggan.model import BigGANBatchNorm
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    from machine_imagination.tiny_models import _calibrate_batchnorm
 
     torch.manual_seed(0)
-    biggan = BigGAN(BigGANConfig.from_dict(biggan_deep_config(resolution)))
+    biggan = BigGAN(BigGANConfig.from_dict(biggan_deep_config(resolution))).eval()
     with torch.no_grad():
         biggan.generator.bn.weight.fill_(1.0)
         biggan.generator.bn.bias.zero_()
-    biggan.eval().requires_grad_(False)
-    if trimmed:
-        keep_rgb_channels_only(biggan)
-    return Generator(biggan.to(device), name=f"random biggan-deep-{resolution}")
+        # Power iterations on each weight alone (what training's forwards would do, one per call).
+        for module in biggan.modules():
+            for norm in [h for h in module._forward_pre_hooks.values() if isinstance(h, SpectralNorm)]:
+                matrix = norm.reshape_weight_to_matrix(getattr(module, norm.name + "_orig"))
+                u, v = getattr(module, norm.name + "_u"), getattr(module, norm.name + "_v")
+                for _ in range(30):
+                    v.copy_(F.normalize(matrix.t() @ u, dim=0, eps=norm.eps))
+                    u.copy_(F.normalize(matrix @ v, dim=0, eps=norm.eps))
+        # Batch-norm statistics measured on the layers' real inputs, as BigGAN's were.
+        hooks = [m.register_forward_pre_hook(_calibrate_batchnorm) for m in biggan.modules()
+                 if isinstance(m, BigGANBatchNorm)]
+        biggan(torch.randn(2, 128) * 0.5, torch.softmax(torch.randn(2, 1000) * 3.0, dim=-1), 1.0)
+        for hook in hooks:
+            hook.remove()
+    return biggan.requires_grad_(False)
 
 
-def models(case: str, device):
-    if case == "tiny":
-        from machine_imagination.tiny_models import write_tiny_clip, write_tiny_generator
+def as_engine(biggan):
+    """What `models.load_generator` does to a loaded BigGAN: weights folded, the 3-channel last conv."""
+    fold_spectral_norm(biggan)
+    keep_rgb_channels_only(biggan)
+    return biggan.requires_grad_(False)
 
-        root = Path("/tmp/machine-imagination-bench")
-        if not (root / "g" / "pytorch_model.bin").is_file():
-            write_tiny_generator(root / "g")
-            write_tiny_clip(root / "c")
-        from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
-        engine_generator = load_generator(str(root / "g"), device)
-        original = BigGAN(BigGANConfig.from_json_file(root / "g" / "config.json"))  # with its full last conv
-        original.load_state_dict(torch.load(root / "g" / "pytorch_model.bin", weights_only=True))
-        notebook_generator = Generator(original.eval().requires_grad_(False).to(device), name="tiny")
-        return notebook_generator, engine_generator, load_clip(str(root / "c"), None, device)
+def random_clip(device) -> Clip:
     import open_clip
 
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-32", pretrained=None, device=device).eval().requires_grad_(False)
+    return Clip(model, open_clip.get_tokenizer("ViT-B-32"), "random ViT-B-32", 224, OPENAI_MEAN, OPENAI_STD)
+
+
+def notebook_models(case: str, device):
+    """(generator as the notebook ran it, CLIP) for a case."""
+    from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+
+    if case == "tiny":
+        write_tiny_models()
+        original = BigGAN(BigGANConfig.from_json_file(TINY_DIR / "g" / "config.json"))
+        original.load_state_dict(torch.load(TINY_DIR / "g" / "pytorch_model.bin", weights_only=True))
+        generator = Generator(original.eval().requires_grad_(False).to(device), name="tiny, as published")
+        return generator, load_clip(str(TINY_DIR / "c"), None, device)
     resolution = CASES[case]["resolution"]
-    clip_model = open_clip.create_model("ViT-B-32", pretrained=None, device=device).eval().requires_grad_(False)
-    clip = Clip(clip_model, open_clip.get_tokenizer("ViT-B-32"), "random ViT-B-32", 224,
-                (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
-    return (random_generator(resolution, device, trimmed=False), random_generator(resolution, device, trimmed=True),
-            clip)
+    return Generator(random_biggan(resolution).to(device), name=f"random biggan-deep-{resolution}, as published"), \
+        random_clip(device)
+
+
+def engine_models(case: str, device, variant: dict):
+    """Fresh (generator, CLIP) as a search job has them for a variant (tune_for_speed changes modules in place)."""
+    if case == "tiny":
+        write_tiny_models()
+        generator, clip = load_generator(str(TINY_DIR / "g"), device), load_clip(str(TINY_DIR / "c"), None, device)
+    else:
+        resolution = CASES[case]["resolution"]
+        generator = Generator(as_engine(random_biggan(resolution)).to(device), name=f"random biggan-deep-{resolution}")
+        clip = random_clip(device)
+    tune_for_speed(generator, clip, channels_last=variant["channels_last"], compiled=variant["compile"])
+    return generator, clip
+
+
+def write_tiny_models() -> None:
+    from machine_imagination.tiny_models import write_tiny_clip, write_tiny_generator
+
+    if not (TINY_DIR / "c" / "open_clip_pytorch_model.bin").is_file():
+        write_tiny_generator(TINY_DIR / "g")
+        write_tiny_clip(TINY_DIR / "c")
+
+
+def parse_variant(text: str) -> dict:
+    """'bf16+channels_last+compile' -> the search settings it stands for."""
+    precision, *extras = text.split("+")
+    if precision not in ("fp32", "bf16") or not set(extras) <= {"channels_last", "compile"}:
+        raise argparse.ArgumentTypeError(f"engine variant '{text}': fp32 or bf16, optionally followed by "
+                                         f"+channels_last and/or +compile")
+    return {"name": text, "precision": precision, "channels_last": "channels_last" in extras,
+            "compile": "compile" in extras}
 
 
 def notebook_iteration(generator, clip, text, x, settings, gen):
@@ -137,10 +203,11 @@ def count_flops(fn) -> int:
 
 
 def render_and_encode(generator, device, frames: int, batch: int) -> dict:
-    """Film frames per second: rendering (BigGAN on the device, to uint8) and H.264 encoding, apart."""
+    """Film frames per second: rendering (BigGAN on the device, to uint8) and H.264 encoding, apart.
+    Encoding is skipped (and says so) where no ffmpeg can be found."""
     import tempfile
 
-    from machine_imagination.film import Encoding, SegmentWriter
+    from machine_imagination.film import Encoding, SegmentWriter, ffmpeg_exe
     from machine_imagination.walk import render_latents
 
     noise = torch.randn(frames, 128) * 0.5
@@ -151,85 +218,155 @@ def render_and_encode(generator, device, frames: int, batch: int) -> dict:
         rendered.append(chunk)
     render_seconds = time.perf_counter() - start
     side = rendered[0].shape[1]
+    film = {"frames": frames, "side": side, "render_batch": batch, "render_fps": frames / render_seconds}
+    try:
+        ffmpeg_exe()
+    except (ImportError, RuntimeError) as err:
+        if not shutil.which("ffmpeg"):
+            return {**film, "encode_fps": None, "encode_skipped": f"no ffmpeg ({err})"}
+        os.environ["FFMPEG_BINARY"] = shutil.which("ffmpeg")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         with SegmentWriter(Path(tmp) / "x.mp4", side, side, Encoding(fps=30, crf=18, preset="medium")) as writer:
             for chunk in rendered:
                 writer.write(chunk)
         encode_seconds = time.perf_counter() - start
-    return {"frames": frames, "side": side, "render_fps": frames / render_seconds,
-            "encode_fps": frames / encode_seconds}
+    return {**film, "encode_fps": frames / encode_seconds}
 
 
-def main(argv=None) -> dict:
+def bf16_matmul_tflops(device, n: int = 8192, repeats: int = 10) -> float | None:
+    """The device's attainable bf16 rate: an n*n*n matrix product (GPU only; None on CPU)."""
+    if device.type != "cuda":
+        return None
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    times = timed(lambda: a @ b, device, repeats, 3)
+    return 2 * n ** 3 / statistics.median(times) / 1e12
+
+
+def run_stats(times, n, flops, peak) -> dict:
+    ms = statistics.median(times) * 1e3
+    return {"ms_per_iteration": ms, "times_s": times, "images_per_s": n / (ms / 1e3),
+            "tflop_per_s": flops / (ms / 1e3) / 1e12, "peak_gpu_memory_gib": peak / 2**30 if peak else None}
+
+
+def peak_memory(device, reset: bool = False):
+    if device.type != "cuda":
+        return None
+    if reset:
+        torch.cuda.reset_peak_memory_stats()
+        return None
+    return torch.cuda.max_memory_allocated()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=CASES, default="cpu")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="the engine's precision")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first (compiled variants: >= 1)")
+    parser.add_argument("--engine", nargs="+", type=parse_variant, default=None, metavar="VARIANT",
+                        help="engine variants to time: fp32 or bf16, +channels_last, +compile (default: fp32)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), help="shorthand for --engine fp32 or bf16")
+    parser.add_argument("--nondeterministic", action="store_true",
+                        help="let cuDNN pick its fastest (nondeterministic) kernels: what reproducibility costs")
     parser.add_argument("--render-frames", type=int, default=None, help="film frames to time (default by case)")
     parser.add_argument("--out", help="JSON file (default: bench/results/search_speed-<case>-<device>.json)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    variants = args.engine or [parse_variant(args.precision or "fp32")]
+
+    reproducible_torch()
+    if args.nondeterministic:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.deterministic = False
+        torch.use_deterministic_algorithms(False)
     device = torch.device(args.device)
     case = CASES[args.case]
-    notebook_generator, engine_generator, clip = models(args.case, device)
-    settings = SearchSettings(population=case["population"], crops=case["crops"], precision=args.precision,
-                              generator_batch=case["population"], clip_batch=case["population"] * case["crops"])
+    n, crops = case["population"], case["crops"]
+    prompt = "a lighthouse in a storm"
+    x = torch.randn(n, 1128, device=device) * 0.5
+    z, logits = x[:1, :128], x[:1, 128:]
+
     with torch.inference_mode():
-        text = clip.encode_text(["a lighthouse in a storm"])
-        objective = Objective(engine_generator, clip, [("a lighthouse in a storm", 1.0)], settings)
-        x = torch.randn(case["population"], 1128, device=device) * 0.5
+        notebook_generator, clip = notebook_models(args.case, device)
+        settings = SearchSettings(population=n, crops=crops)
+        text = clip.encode_text([prompt])
         gen = torch.Generator().manual_seed(0)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
+        peak_memory(device, reset=True)
         notebook_times = timed(lambda: notebook_iteration(notebook_generator, clip, text, x, settings, gen), device,
                                args.repeats, args.warmup)
-        notebook_peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        engine_times = timed(lambda: objective(x, gen), device, args.repeats, args.warmup)
-        engine_peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
-        z, logits = x[:1, :128], x[:1, 128:]
+        notebook_peak = peak_memory(device)
         flops_full = count_flops(lambda: notebook_generator.render(z, logits, 1.0))
-        flops_trimmed = count_flops(lambda: engine_generator.render(z, logits, 1.0))
         views = torch.rand(1, 3, clip.image_size, clip.image_size, device=device)
         flops_clip = count_flops(lambda: clip.encode_images(views))
-        film = render_and_encode(engine_generator, device, args.render_frames or (60 if args.case != "notebook" else 300),
-                                 batch=10 if args.case != "notebook" else 30)
+        del notebook_generator, clip
+        engines, flops_trimmed, film = {}, None, None
+        for variant in variants:
+            generator, clip = engine_models(args.case, device, variant)
+            settings = SearchSettings(population=n, crops=crops, precision=variant["precision"],
+                                      channels_last=variant["channels_last"], compile=variant["compile"],
+                                      generator_batch=n, clip_batch=n * crops)
+            objective = Objective(generator, clip, [(prompt, 1.0)], settings)
+            gen = torch.Generator().manual_seed(0)
+            first = time.perf_counter()
+            objective(x, gen)  # compiles a compiled variant
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            first = time.perf_counter() - first
+            peak_memory(device, reset=True)
+            warmup = max(args.warmup, 1) if variant["compile"] else args.warmup
+            times = timed(lambda: objective(x, gen), device, args.repeats, warmup)
+            peak = peak_memory(device)
+            if flops_trimmed is None:
+                flops_trimmed = count_flops(lambda: generator.render(z, logits, 1.0))
+            engines[variant["name"]] = {**variant, "first_call_s": first,
+                             **run_stats(times, n, n * (flops_trimmed + crops * flops_clip), peak)}
+            if film is None and not variant["compile"] and variant["precision"] == "fp32":
+                film = render_and_encode(generator, device, args.render_frames or (60 if args.case != "notebook"
+                                                                                   else 300),
+                                         batch=10 if args.case != "notebook" else 30)
+            del generator, clip, objective
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        if film is None:
+            generator, _ = engine_models(args.case, device, parse_variant("fp32"))
+            film = render_and_encode(generator, device, args.render_frames or 60, batch=10)
+        matmul = bf16_matmul_tflops(device)
 
-    n, crops = case["population"], case["crops"]
-    engine_flops = n * (flops_trimmed + crops * flops_clip)
-    notebook_flops = n * (flops_full + crops * flops_clip)
-    notebook_ms, engine_ms = statistics.median(notebook_times) * 1e3, statistics.median(engine_times) * 1e3
+    notebook = run_stats(notebook_times, n, n * (flops_full + crops * flops_clip), notebook_peak)
+    for stats in engines.values():
+        stats["speedup"] = notebook["ms_per_iteration"] / stats["ms_per_iteration"]
+        stats["share_of_bf16_matmul_rate"] = stats["tflop_per_s"] / matmul if matmul else None
     result = {
         "case": args.case, **case, "device": torch.cuda.get_device_name(device) if device.type == "cuda"
         else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
-        "torch": torch.__version__, "precision": args.precision, "repeats": args.repeats,
+        "torch": torch.__version__, "repeats": args.repeats, "deterministic": not args.nondeterministic,
+        "command": "python bench/search_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "flops_per_image": {"biggan_full_rgb_conv": flops_full, "biggan_3_channel_rgb_conv": flops_trimmed,
                             "clip_per_crop": flops_clip},
-        "notebook": {"ms_per_iteration": notebook_ms, "times_s": notebook_times,
-                     "images_per_s": n / (notebook_ms / 1e3), "tflop_per_s": notebook_flops / (notebook_ms / 1e3) / 1e12,
-                     "peak_gpu_memory_gib": notebook_peak / 2**30 if notebook_peak else None},
-        "engine": {"ms_per_iteration": engine_ms, "times_s": engine_times,
-                   "images_per_s": n / (engine_ms / 1e3), "tflop_per_s": engine_flops / (engine_ms / 1e3) / 1e12,
-                   "peak_gpu_memory_gib": engine_peak / 2**30 if engine_peak else None},
-        "speedup": notebook_ms / engine_ms,
+        "bf16_matmul_tflop_per_s": matmul,
+        "notebook": notebook,
+        "engines": engines,
         "film": film,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
     out = Path(args.out or ROOT / "bench" / "results" / f"search_speed-{args.case}-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.case} on {result['device']}: {n} candidates x {crops} crops at {case['resolution']} px "
-          f"({args.precision})")
-    print(f"{'':10} {'ms/iter':>10} {'images/s':>10} {'TFLOP/s':>9}")
-    for name in ("notebook", "engine"):
-        r = result[name]
-        print(f"{name:10} {r['ms_per_iteration']:10.1f} {r['images_per_s']:10.2f} {r['tflop_per_s']:9.3f}")
-    print(f"speed-up {result['speedup']:.2f}x; film: render {film['render_fps']:.1f} frames/s, "
-          f"encode {film['encode_fps']:.1f} frames/s at {film['side']} px -> {out}")
+    print(f"{args.case} on {result['device']}: {n} candidates x {crops} crops at {case['resolution']} px"
+          + (f"; bf16 matmul {matmul:.0f} TFLOP/s" if matmul else ""))
+    print(f"{'':28} {'ms/iter':>10} {'images/s':>10} {'TFLOP/s':>9} {'speed-up':>9} {'1st call s':>10}")
+    print(f"{'notebook':28} {notebook['ms_per_iteration']:10.1f} {notebook['images_per_s']:10.2f} "
+          f"{notebook['tflop_per_s']:9.3f}")
+    for name, r in engines.items():
+        print(f"{'engine ' + name:28} {r['ms_per_iteration']:10.1f} {r['images_per_s']:10.2f} "
+              f"{r['tflop_per_s']:9.3f} {r['speedup']:8.2f}x {r['first_call_s']:10.1f}")
+    encode = f"{film['encode_fps']:.1f} frames/s" if film["encode_fps"] else film.get("encode_skipped")
+    print(f"film: render {film['render_fps']:.1f} frames/s, encode {encode} at {film['side']} px -> {out}")
     return result
 
 

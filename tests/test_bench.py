@@ -10,16 +10,62 @@ def test_search_speed_harness_runs_and_writes_its_json(tmp_path):
     from search_speed import biggan_deep_config, main
 
     result = main(["--case", "tiny", "--repeats", "1", "--warmup", "0", "--render-frames", "8",
-                   "--out", str(tmp_path / "r.json")])
+                   "--engine", "fp32", "bf16+channels_last", "--out", str(tmp_path / "r.json")])
     saved = json.loads((tmp_path / "r.json").read_text())
-    assert saved["case"] == "tiny" and saved["population"] == 4
-    for name in ("notebook", "engine"):
-        assert saved[name]["ms_per_iteration"] > 0 and len(saved[name]["times_s"]) == 1
+    assert saved["case"] == "tiny" and saved["population"] == 4 and saved["deterministic"]
+    assert list(saved["engines"]) == ["fp32", "bf16+channels_last"]
+    assert saved["engines"]["bf16+channels_last"]["precision"] == "bf16"
+    assert saved["engines"]["bf16+channels_last"]["channels_last"] and not saved["engines"]["fp32"]["compile"]
+    for run in (saved["notebook"], *saved["engines"].values()):
+        assert run["ms_per_iteration"] > 0 and len(run["times_s"]) == 1
     flops = saved["flops_per_image"]
     assert flops["biggan_3_channel_rgb_conv"] < flops["biggan_full_rgb_conv"]
-    assert saved["film"]["frames"] == 8 and result["speedup"] > 0
+    assert saved["film"]["frames"] == 8 and result["engines"]["fp32"]["speedup"] > 0
+    assert saved["bf16_matmul_tflop_per_s"] is None  # measured on GPUs only
     # The benchmark's BigGAN-deep architectures are the published ones (10/12/14 blocks).
     assert [len(biggan_deep_config(r)["layers"]) for r in (128, 256, 512)] == [10, 12, 14]
+
+
+def test_random_real_size_generator_makes_finite_well_spread_images():
+    """Straight from the constructor, BigGAN-deep overflows; the benchmarks' random one must not (a
+    search on NaN scores measures nothing)."""
+    import torch
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_speed import as_engine, random_biggan
+
+    from machine_imagination.models import Generator
+
+    generator = Generator(as_engine(random_biggan(128)), name="random")
+    with torch.inference_mode():
+        images = generator.render(torch.randn(2, 128) * 0.5, torch.randn(2, 1000), 1.0)
+    assert torch.isfinite(images).all() and images.std() > 0.1
+
+
+def test_precision_check_runs_and_compares_fp32_with_bf16(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from precision_check import main
+
+    main(["--prompts", "1", "--real-size", "1", "--case", "tiny", "--iterations", "2", "--out", str(tmp_path / "p.json")])
+    saved = json.loads((tmp_path / "p.json").read_text())
+    for check in ("shapes", "real_size"):
+        similarity = saved[check]["similarity"]
+        assert {"fp32_mean", "bf16_mean", "worst_difference", "bf16_same_or_better"} <= similarity.keys()
+        assert len(saved[check]["results"]) == 1
+    row = saved["real_size"]["results"][0]
+    assert -1 <= row["similarity_fp32"] <= 1 and -1 <= row["similarity_bf16"] <= 1
+
+
+def test_text_speed_runs_a_search_job_per_sentence(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from text_speed import main
+
+    result = main(["--case", "tiny", "--device", "cpu", "--sentences", "2", "--iterations", "2",
+                   "--precision", "fp32", "--out", str(tmp_path / "t.json")])
+    saved = json.loads((tmp_path / "t.json").read_text())
+    assert saved["sentences"] == 2 and [job["index"] for job in saved["jobs"]] == [0, 1]
+    assert all(-1 <= job["similarity"] <= 1 for job in saved["jobs"])
+    assert saved["total_s"] == sum(job["seconds"] for job in saved["jobs"]) == result["total_s"]
 
 
 def test_search_quality_benchmark_runs_and_writes_its_json_and_grid(tmp_path):
@@ -49,3 +95,23 @@ def test_the_demo_searches_with_the_benchmarks_best_setting():
     unused = {"terminal_iterations", "learning_rate", "momentum"}
     assert {k: v for k, v in vars(demo).items() if k not in unused} == \
         {k: v for k, v in vars(best).items() if k not in unused}
+
+
+def test_the_device_script_is_valid_bash_and_its_commands_parse():
+    """A GPU session has minutes: bench/device_check.sh must not fail on a typo there."""
+    import importlib
+    import re
+    import shlex
+    import subprocess
+
+    script = REPO / "bench" / "device_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text().replace("\\\n", " ")
+    commands = re.findall(r"python3 bench/(\w+)\.py (.*?) 2>&1", text)
+    assert {name for name, _ in commands} == {"search_speed", "precision_check", "text_speed"}
+    sys.path.insert(0, str(REPO / "bench"))
+    for name, args in commands:
+        parsed = importlib.import_module(name).build_parser().parse_args(shlex.split(args.replace('"$out', '"out')))
+        assert parsed.out.startswith("out/")
+        if name == "search_speed":
+            assert parsed.case == "notebook" and len(parsed.engine) == 4

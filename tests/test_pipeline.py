@@ -80,3 +80,18 @@ def test_job_log_keeps_the_error_in_the_log_and_restores_the_streams(tmp_path):
     assert (sys.stdout, sys.stderr) == (stdout, stderr)
     log = (tmp_path / "job.log").read_text()
     assert "iteration 12" in log and "SearchInterrupted: stopped by SIGTERM" in log
+
+
+def test_search_job_applies_the_speed_settings(tmp_path, tiny_models, monkeypatch):
+    import machine_imagination.models as models
+    from machine_imagination.pipeline import search_job
+
+    calls = []
+    tune = models.tune_for_speed
+    monkeypatch.setattr(models, "tune_for_speed", lambda *a, **k: calls.append(k) or tune(*a, **k))
+    config = tiny_config(tiny_models, channels_last=True, iterations=2)
+    search_job(config, text_name="t", index=0, sentence="A fox.", prompt_parts=[["a fox", 1]], seed=3,
+               latents_path=tmp_path / "l.npz", image_path=tmp_path / "i.png", history_path=tmp_path / "h.tsv",
+               plot_path=tmp_path / "h.png", log=lambda message: None)
+    assert calls == [{"channels_last": True, "compiled": False}]
+    assert load_latents(tmp_path / "l.npz")["provenance"]["settings"]["search"]["channels_last"] is True

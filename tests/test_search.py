@@ -241,6 +241,9 @@ def test_rgb_conv_keeping_three_channels_gives_the_same_image(tiny_models):
     original.eval()
     trimmed = load_generator(str(tiny_models[0]))
     assert trimmed.biggan.generator.conv_to_rgb.out_channels == 3
+    # Spectral norm is folded into the weights at load (no per-call hooks left); the images stay the same.
+    assert not any(hook for m in trimmed.biggan.modules() for hook in m._forward_pre_hooks.values())
+    assert any(hook for m in original.modules() for hook in m._forward_pre_hooks.values())
     assert original.generator.conv_to_rgb.out_channels == 8  # channel_width of the tiny config
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(3, 128, generator=gen) * 0.5
@@ -283,3 +286,63 @@ def test_bf16_autocast_scores_close_to_fp32(generator, clip):
     result = search_prompt("a fox", seed=1, generator=generator, clip=clip,
                            settings=SearchSettings(iterations=3, population=4, crops=2, precision="bf16"))
     assert result.loss < result.start_loss
+
+
+def fresh_models(tiny_models, **speed):
+    from machine_imagination.models import load_clip, load_generator, tune_for_speed
+
+    generator, clip = load_generator(str(tiny_models[0])), load_clip(str(tiny_models[1]), None)
+    tune_for_speed(generator, clip, **speed)
+    return generator, clip
+
+
+def same_images_and_scores(tiny_models, **speed):
+    """(largest pixel difference, largest similarity difference) of tuned models against plain ones."""
+    plain, tuned = fresh_models(tiny_models), fresh_models(tiny_models, **speed)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.cat([torch.randn(5, 128, generator=gen) * 0.5, torch.randn(5, 1000, generator=gen)], dim=1)
+    settings = SearchSettings(crops=4)
+    out = []
+    with torch.inference_mode():
+        for generator, clip in (plain, tuned):
+            objective = Objective(generator, clip, [("a fox", 1.0)], settings)
+            images = objective.images(x)
+            out.append((images, objective.similarities(images, torch.Generator().manual_seed(0))))
+    return (out[0][0] - out[1][0]).abs().max(), (out[0][1] - out[1][1]).abs().max(), tuned
+
+
+def test_channels_last_changes_the_layout_not_the_images_or_scores(tiny_models):
+    pixels, scores, (generator, clip) = same_images_and_scores(tiny_models, channels_last=True)
+    assert generator.biggan.generator.conv_to_rgb.weight.is_contiguous(memory_format=torch.channels_last)
+    assert clip.model.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert pixels < 1e-5 and scores < 1e-5
+
+
+def test_compiled_networks_give_the_same_images_and_scores(tiny_models):
+    pixels, scores, (generator, clip) = same_images_and_scores(tiny_models, compiled=True)
+    assert type(generator.biggan.generator).__name__ == "OptimizedModule"
+    assert type(clip.model.visual).__name__ == "OptimizedModule"
+    assert pixels < 1e-5 and scores < 1e-5
+
+
+def test_an_objective_that_is_nan_everywhere_stops_the_search_with_a_clear_error(generator, clip, monkeypatch):
+    from machine_imagination.search import SearchError
+
+    render = generator.render
+    monkeypatch.setattr(generator, "render", lambda *a, **k: render(*a, **k) * float("nan"))
+    with pytest.raises(SearchError, match="NaN or infinite for every candidate.*try fp32"):
+        search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=SMALL)
+
+
+def test_candidates_with_a_nan_objective_are_never_the_best(generator, clip, monkeypatch):
+    render = generator.render
+
+    def some_nan(z, *args, **kwargs):
+        images = render(z, *args, **kwargs)
+        images[::2] = float("nan")  # every other candidate of each batch
+        return images
+
+    monkeypatch.setattr(generator, "render", some_nan)
+    result = search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=SMALL)
+    assert np.isfinite(result.loss) and np.isfinite(result.similarity)
+    assert all(np.isfinite(row["loss_best"]) for row in result.history)

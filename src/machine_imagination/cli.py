@@ -408,11 +408,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ConfigError
     from .models import ModelError
+    from .search import SearchError
     from .text import TextError
 
     try:
         return args.run(args)
-    except (CommandError, ConfigError, ModelError, TextError) as err:
+    except (CommandError, ConfigError, ModelError, SearchError, TextError) as err:
         print(f"machine-imagination {args.command}: {err}", file=sys.stderr)
         return 2
 

@@ -189,28 +189,57 @@ def load_generator(model: str, device="cpu") -> Generator:
             raise CheckpointMismatchError(f"generator.model '{model}': {CLASS_NAMES_FILE} names {len(names)} "
                                           f"classes, config.json has {config.num_classes}")
         names = None  # a directory without names, of other than the 1000 ImageNet classes
-    biggan.eval().requires_grad_(False)
+    biggan.eval()
+    fold_spectral_norm(biggan)
     keep_rgb_channels_only(biggan)
+    biggan.requires_grad_(False)
     return Generator(biggan.to(device), name=model, class_names=names)
+
+
+def fold_spectral_norm(biggan) -> None:
+    """BigGAN's layers are spectrally normalised: in eval mode every call divides each weight by the
+    same stored estimate of its largest singular value (a matrix-vector product, a dot product and a
+    division per layer: hundreds of small kernel launches per call). Divide once, at load: the very
+    same weights, without the launches. (A loaded generator is never trained.)"""
+    from torch.nn.utils import remove_spectral_norm
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    for module in biggan.modules():
+        if any(isinstance(hook, SpectralNorm) for hook in module._forward_pre_hooks.values()):
+            remove_spectral_norm(module)  # computes the eval-mode weight, without a power iteration
 
 
 def keep_rgb_channels_only(biggan) -> None:
     """BigGAN's last conv computes 128 channels and keeps 3 of them; at 512 px that conv is half of all
-    the generator's FLOPs. Replace it by a plain conv computing only the 3 kept channels, with the
-    spectrally normalised weight it uses in eval mode: the same image for half the work."""
+    the generator's FLOPs. Replace it by a plain conv computing only the 3 kept channels (after
+    `fold_spectral_norm`, its weight is the one eval mode uses): the same image for half the work."""
     import torch
-    from torch.nn.utils.spectral_norm import SpectralNorm
 
     conv = biggan.generator.conv_to_rgb
-    norm = next((h for h in conv._forward_pre_hooks.values() if isinstance(h, SpectralNorm)), None)
     with torch.no_grad():
-        weight = norm.compute_weight(conv, do_power_iteration=False) if norm else conv.weight
         rgb = torch.nn.Conv2d(conv.in_channels, 3, conv.kernel_size, padding=conv.padding,
                               bias=conv.bias is not None)
-        rgb.weight.copy_(weight[:3])
+        rgb.weight.copy_(conv.weight[:3])
         if conv.bias is not None:
             rgb.bias.copy_(conv.bias[:3])
-    biggan.generator.conv_to_rgb = rgb.requires_grad_(False).to(weight.device)
+    biggan.generator.conv_to_rgb = rgb.requires_grad_(False).to(conv.weight.device)
+
+
+def tune_for_speed(generator: "Generator", clip: "Clip", *, channels_last: bool = False,
+                   compiled: bool = False) -> None:
+    """The optional speed settings (search.channels_last, search.compile), applied to loaded models.
+    Both compute the same functions, up to the summation order of the kernels they pick (last bits):
+    channels_last stores conv weights (and so activations) as NHWC, which tensor-core convs prefer;
+    `compiled` hands BigGAN's generator and CLIP's image tower to torch.compile (compiled on first
+    use, again for each new batch size)."""
+    import torch
+
+    if channels_last:
+        generator.biggan.to(memory_format=torch.channels_last)
+        clip.model.visual.to(memory_format=torch.channels_last)
+    if compiled:
+        generator.biggan.generator = torch.compile(generator.biggan.generator)
+        clip.model.visual = torch.compile(clip.model.visual)
 
 
 def _few(keys, n=5):

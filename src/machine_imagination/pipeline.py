@@ -87,7 +87,7 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
     SIGTERM/SIGUSR1, and a rerun resumes from it."""
     reproducible_torch(threads)
     from .history import plot_history, write_history_tsv
-    from .models import load_clip, load_generator, select_device
+    from .models import load_clip, load_generator, select_device, tune_for_speed
     from .search import SearchSettings, judge, search_prompt
     from .text import fit_prompt, format_weighted_prompt
     from .walk import render_still
@@ -100,6 +100,7 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
     if fit.truncated:
         log(f"a prompt part needs {fit.tokens} tokens; CLIP sees only: {fit.clip_prompt!r}")
     settings = SearchSettings.from_config(config, search_overrides)
+    tune_for_speed(generator, clip, channels_last=settings.channels_last, compiled=settings.compile)
     start = load_latents(previous_latents) if previous_latents else None
     prompt = format_weighted_prompt(parts)
     log(f"searching sentence {index} of '{text_name}' on {device} with {settings.optimizer}: {prompt!r} "

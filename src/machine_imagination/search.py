@@ -59,6 +59,10 @@ def check_initial_class(value: str, names=None) -> None:
         resolve_class(value, names)
 
 
+class SearchError(RuntimeError):
+    """A search that cannot go on (its message says why)."""
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     optimizer: str = "cma-es"
@@ -87,6 +91,8 @@ class SearchSettings:
     generator_batch: int = 50
     clip_batch: int = 512
     precision: str = "fp32"  # or "bf16": autocast the networks (GPUs with bf16 support)
+    channels_last: bool = False  # NHWC convs (models.tune_for_speed)
+    compile: bool = False  # torch.compile the networks (models.tune_for_speed)
     truncation: float = 1.0
     story_keep: float = 0.5  # with a previous sentence's latents: how much of them the start keeps
     judge_crops: int = 64
@@ -380,7 +386,13 @@ class _Tracker:
         self.progress = []
 
     def update(self, iteration, phase, x, loss, similarity, terms):
-        i = int(np.argmin(loss))
+        finite = np.isfinite(loss)
+        if not finite.any():
+            raise SearchError(
+                f"iteration {iteration + 1} ({phase}): the objective is NaN or infinite for every candidate: the "
+                f"generator or CLIP computes non-finite values (broken or uncalibrated weights; with "
+                f"search.precision bf16, an overflow: try fp32)")
+        i = int(np.argmin(np.where(finite, loss, np.inf)))  # a NaN candidate is never the best
         if loss[i] < self.best[0]:
             self.best = (float(loss[i]), float(similarity[i]), x[i].copy(), iteration)
         cls = x[i, self.objective.z_dim:]
@@ -546,8 +558,8 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
             iteration = next_step
             candidates = np.asarray(es.ask(), dtype=np.float64)
             evaluated, loss, sim, terms = evaluate(candidates)
+            tracker.update(iteration, "cma-es", evaluated, loss, sim, terms)  # first: it stops an all-NaN search
             es.tell(list(candidates), loss.tolist())
-            tracker.update(iteration, "cma-es", evaluated, loss, sim, terms)
             if interleaved:
                 # One gradient step on the distribution's mean, which CMA-ES then samples around.
                 stepper.reset(np.asarray(es.mean)[None])
