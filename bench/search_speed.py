@@ -264,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--case", choices=CASES, default="cpu")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first (compiled variants: >= 1)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed iterations after the first call (which compiles a compiled variant)")
     parser.add_argument("--engine", nargs="+", type=parse_variant, default=None, metavar="VARIANT",
                         help="engine variants to time: fp32 or bf16, +channels_last, +compile (default: fp32)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), help="shorthand for --engine fp32 or bf16")
@@ -304,7 +305,12 @@ def main(argv=None) -> dict:
         views = torch.rand(1, 3, clip.image_size, clip.image_size, device=device)
         flops_clip = count_flops(lambda: clip.encode_images(views))
         del notebook_generator, clip
-        engines, flops_trimmed, film = {}, None, None
+        plain, _ = engine_models(args.case, device, parse_variant("fp32"))  # FLOPs and film: the plain engine
+        flops_trimmed = count_flops(lambda: plain.render(z, logits, 1.0))
+        film = render_and_encode(plain, device, args.render_frames or (60 if args.case != "notebook" else 300),
+                                 batch=10 if args.case != "notebook" else 30)
+        del plain
+        engines = {}
         for variant in variants:
             generator, clip = engine_models(args.case, device, variant)
             settings = SearchSettings(population=n, crops=crops, precision=variant["precision"],
@@ -318,23 +324,13 @@ def main(argv=None) -> dict:
                 torch.cuda.synchronize()
             first = time.perf_counter() - first
             peak_memory(device, reset=True)
-            warmup = max(args.warmup, 1) if variant["compile"] else args.warmup
-            times = timed(lambda: objective(x, gen), device, args.repeats, warmup)
+            times = timed(lambda: objective(x, gen), device, args.repeats, args.warmup)
             peak = peak_memory(device)
-            if flops_trimmed is None:
-                flops_trimmed = count_flops(lambda: generator.render(z, logits, 1.0))
             engines[variant["name"]] = {**variant, "first_call_s": first,
-                             **run_stats(times, n, n * (flops_trimmed + crops * flops_clip), peak)}
-            if film is None and not variant["compile"] and variant["precision"] == "fp32":
-                film = render_and_encode(generator, device, args.render_frames or (60 if args.case != "notebook"
-                                                                                   else 300),
-                                         batch=10 if args.case != "notebook" else 30)
+                                        **run_stats(times, n, n * (flops_trimmed + crops * flops_clip), peak)}
             del generator, clip, objective
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-        if film is None:
-            generator, _ = engine_models(args.case, device, parse_variant("fp32"))
-            film = render_and_encode(generator, device, args.render_frames or 60, batch=10)
         matmul = bf16_matmul_tflops(device)
 
     notebook = run_stats(notebook_times, n, n * (flops_full + crops * flops_clip), notebook_peak)
