@@ -4,8 +4,8 @@
 # torchvision but not our other dependencies: carry them as wheels (bench/device_wheels.sh, here,
 # once), naming `.whl` in the run's `carry`.
 #
-#   bench/device_check.sh speed      # search_speed at the notebook's settings: 4 engine variants  (~3 min)
-#   bench/device_check.sh precision  # bf16 vs fp32 from the same seeds: shapes world + real size    (~3 min)
+#   bench/device_check.sh speed      # search_speed at the notebook's settings: 5 engine variants  (~3 min)
+#   bench/device_check.sh precision  # bf16, fp16 vs fp32 from the same seeds: shapes + real size     (~4 min)
 #   bench/device_check.sh text       # 12 sentences at the notebook's settings, a process each      (~5 min)
 #   bench/device_check.sh all        # the three (more than one command's 10 minutes: split it)
 #
@@ -25,11 +25,11 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=c
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
 
 if [ "$part" = speed ] || [ "$part" = all ]; then
-    python3 bench/search_speed.py --case notebook --engine fp32 bf16 bf16+channels_last bf16+compile \
+    python3 bench/search_speed.py --case notebook --engine fp32 bf16 fp16 bf16+channels_last bf16+compile \
         --out "$out/search_speed-notebook-cuda.json" 2>&1 | tee "$out/search_speed.log"
 fi
 if [ "$part" = precision ] || [ "$part" = all ]; then
-    python3 bench/precision_check.py --device cuda --prompts 48 --real-size 3 --iterations 10 \
+    python3 bench/precision_check.py --device cuda --precisions bf16 fp16 --prompts 48 --real-size 3 --iterations 10 \
         --out "$out/precision_check-cuda.json" 2>&1 | tee "$out/precision_check.log"
 fi
 if [ "$part" = text ] || [ "$part" = all ]; then

@@ -1,11 +1,12 @@
-"""Does a bf16 search find the same or better images than an fp32 one, from the same seed?
+"""Does a bf16 (or fp16) search find the same or better images than an fp32 one, from the same seed?
 
     python bench/precision_check.py --device cuda                       # shapes world, 48 prompts
-    python bench/precision_check.py --device cuda --real-size 3 --iterations 10
+    python bench/precision_check.py --device cuda --precisions bf16 fp16 --real-size 3 --iterations 10
 
-bf16 autocast changes every score in the last bits, so a search's path (and its result) differs from
+Autocast changes every score in the last bits, so a search's path (and its result) differs from
 fp32's; what matters is whether it finds images as good. Two checks, each searching the same prompts
-from the same seeds in fp32 and in bf16, then scoring every result again the same way, in fp32:
+from the same seeds in fp32 and in each other precision, then scoring every result again the same
+way, in fp32:
 
 1. the shapes world (models/shapes, trained here): the benchmark's best setting (sampled-cma-es) on
    the held-out prompts; compares CLIP's fp32 similarity of each result and the pixel judge's verdict;
@@ -43,29 +44,32 @@ REAL_PROMPTS = ["a lighthouse in a storm", "a red fox in the snow", "a bowl of c
                 "an old sailing ship at dawn", "a cat asleep on a windowsill", "a mountain lake at night"]
 
 
-def compare(fp32: list[float], bf16: list[float], tolerance: float) -> dict:
-    differences = np.asarray(bf16) - np.asarray(fp32)
-    return {"fp32_mean": float(np.mean(fp32)), "bf16_mean": float(np.mean(bf16)),
+def compare(fp32: list[float], other: list[float], tolerance: float) -> dict:
+    differences = np.asarray(other) - np.asarray(fp32)
+    return {"fp32_mean": float(np.mean(fp32)), "mean": float(np.mean(other)),
             "mean_difference": float(differences.mean()), "worst_difference": float(differences.min()),
-            "bf16_same_or_better": float(np.mean(differences >= -tolerance)), "tolerance": tolerance}
+            "same_or_better": float(np.mean(differences >= -tolerance)), "tolerance": tolerance}
 
 
-def shapes_check(prompts: int, device: str, seed: int, log) -> dict:
+def shapes_check(prompts: int, precisions: list[str], device: str, seed: int, log) -> dict:
     generator = load_generator(str(ROOT / GENERATOR_DIR), device)
     clip = load_clip(str(ROOT / CLIP_DIR), None, device)
     chosen = shapes.benchmark_prompts()[:prompts]
     runs = {precision: run_setting(SETTING, chosen, generator, clip, seed, log, precision=precision)
-            for precision in ("fp32", "bf16")}
-    fp32, bf16 = ([r["clip_similarity"] for r in runs[p]] for p in ("fp32", "bf16"))
-    return {"setting": SETTING, "prompts": len(chosen), "similarity": compare(fp32, bf16, tolerance=0.005),
-            **{f"judged_right_{p}": float(np.mean([r["all"] for r in runs[p]])) for p in runs},
-            **{f"seconds_per_search_{p}": statistics.mean(r["seconds"] for r in runs[p]) for p in runs},
-            "results": [{"prompt": a["prompt"], "seed": a["seed"], "similarity_fp32": a["clip_similarity"],
-                         "similarity_bf16": b["clip_similarity"], "right_fp32": a["all"], "right_bf16": b["all"]}
-                        for a, b in zip(runs["fp32"], runs["bf16"])]}
+            for precision in ["fp32", *precisions]}
+    similarity = {p: [r["clip_similarity"] for r in rows] for p, rows in runs.items()}
+    return {"setting": SETTING, "prompts": len(chosen),
+            "similarity": {p: compare(similarity["fp32"], similarity[p], tolerance=0.005) for p in precisions},
+            "judged_right": {p: float(np.mean([r["all"] for r in rows])) for p, rows in runs.items()},
+            "seconds_per_search": {p: statistics.mean(r["seconds"] for r in rows) for p, rows in runs.items()},
+            "results": [{"prompt": rows[0]["prompt"], "seed": rows[0]["seed"],
+                         **{f"similarity_{p}": r["clip_similarity"] for p, r in zip(runs, rows)},
+                         **{f"right_{p}": r["all"] for p, r in zip(runs, rows)}}
+                        for rows in zip(*runs.values())]}
 
 
-def real_size_check(count: int, iterations: int, case: str, device: str, seed: int, log) -> dict:
+def real_size_check(count: int, precisions: list[str], iterations: int, case: str, device: str, seed: int,
+                    log) -> dict:
     import torch
     from search_speed import CASES, engine_models, parse_variant
 
@@ -75,7 +79,7 @@ def real_size_check(count: int, iterations: int, case: str, device: str, seed: i
     rows = []
     for k, prompt in enumerate(REAL_PROMPTS[:count]):
         row = {"prompt": prompt, "seed": seed + k}
-        for precision in ("fp32", "bf16"):
+        for precision in ["fp32", *precisions]:
             start = time.perf_counter()
             result = search_prompt(prompt, seed=seed + k, generator=generator, clip=clip,
                                    settings=replace(settings, precision=precision))
@@ -86,8 +90,8 @@ def real_size_check(count: int, iterations: int, case: str, device: str, seed: i
                 f"({row[f'seconds_{precision}']:.1f} s)")
         rows.append(row)
     return {"case": case, "settings": {**size, "iterations": iterations},
-            "similarity": compare([r["similarity_fp32"] for r in rows], [r["similarity_bf16"] for r in rows],
-                                  tolerance=0.002),
+            "similarity": {p: compare([r["similarity_fp32"] for r in rows], [r[f"similarity_{p}"] for r in rows],
+                                      tolerance=0.002) for p in precisions},
             "results": rows}
 
 
@@ -99,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=10, help="CMA-ES iterations of the real-size check")
     parser.add_argument("--case", default="notebook", help="the real-size check's sizes (bench/search_speed.py's "
                                                            "cases; 'tiny' for a smoke test)")
+    parser.add_argument("--precisions", nargs="+", choices=("bf16", "fp16"), default=["bf16"],
+                        help="compared with fp32")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--out", default=str(ROOT / "bench/results/precision_check.json"))
     return parser
@@ -114,20 +120,19 @@ def main(argv=None) -> dict:
     report = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "torch": torch.__version__,
               "command": "python bench/precision_check.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     if args.prompts:
-        report["shapes"] = shapes_check(args.prompts, args.device, args.seed, print)
+        report["shapes"] = shapes_check(args.prompts, args.precisions, args.device, args.seed, print)
     if args.real_size:
-        report["real_size"] = real_size_check(args.real_size, args.iterations, args.case, args.device, args.seed,
-                                              print)
+        report["real_size"] = real_size_check(args.real_size, args.precisions, args.iterations, args.case,
+                                              args.device, args.seed, print)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     for name in ("shapes", "real_size"):
-        if name in report:
-            s = report[name]["similarity"]
-            extra = (f"; judged right fp32 {report[name]['judged_right_fp32']:.1%}, bf16 "
-                     f"{report[name]['judged_right_bf16']:.1%}") if name == "shapes" else ""
-            print(f"{name}: similarity fp32 {s['fp32_mean']:.4f}, bf16 {s['bf16_mean']:.4f} (worst "
-                  f"{s['worst_difference']:+.4f}); bf16 same or better in {s['bf16_same_or_better']:.0%}{extra}")
+        for precision, c in report.get(name, {}).get("similarity", {}).items():
+            judged = report[name].get("judged_right")
+            extra = f"; judged right fp32 {judged['fp32']:.1%}, {precision} {judged[precision]:.1%}" if judged else ""
+            print(f"{name}: similarity fp32 {c['fp32_mean']:.4f}, {precision} {c['mean']:.4f} (worst "
+                  f"{c['worst_difference']:+.4f}); {precision} same or better in {c['same_or_better']:.0%}{extra}")
     print(f"-> {out}")
     return report
 

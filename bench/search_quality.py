@@ -147,7 +147,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (times per search are then the GPU's)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="the searches' precision")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="the searches' precision")
     parser.add_argument("--generator", default=str(ROOT / GENERATOR_DIR))
     parser.add_argument("--clip", default=str(ROOT / CLIP_DIR))
     parser.add_argument("--out", default=str(ROOT / "bench/results/search_quality.json"))

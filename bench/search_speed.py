@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from machine_imagination.models import (Clip, Generator, fold_spectral_norm, keep_rgb_channels_only,  # noqa: E402
                                          load_clip, load_generator, tune_for_speed)
 from machine_imagination.pipeline import reproducible_torch  # noqa: E402
-from machine_imagination.search import Objective, SearchSettings, random_crop_boxes  # noqa: E402
+from machine_imagination.search import PRECISIONS, Objective, SearchSettings, random_crop_boxes  # noqa: E402
 
 CASES = {
     "tiny": {"resolution": 128, "population": 4, "crops": 4},
@@ -146,8 +146,8 @@ def write_tiny_models() -> None:
 def parse_variant(text: str) -> dict:
     """'bf16+channels_last+compile' -> the search settings it stands for."""
     precision, *extras = text.split("+")
-    if precision not in ("fp32", "bf16") or not set(extras) <= {"channels_last", "compile"}:
-        raise argparse.ArgumentTypeError(f"engine variant '{text}': fp32 or bf16, optionally followed by "
+    if precision not in PRECISIONS or not set(extras) <= {"channels_last", "compile"}:
+        raise argparse.ArgumentTypeError(f"engine variant '{text}': fp32, bf16 or fp16, optionally followed by "
                                          f"+channels_last and/or +compile")
     return {"name": text, "precision": precision, "channels_last": "channels_last" in extras,
             "compile": "compile" in extras}
@@ -267,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=1,
                         help="untimed iterations after the first call (which compiles a compiled variant)")
     parser.add_argument("--engine", nargs="+", type=parse_variant, default=None, metavar="VARIANT",
-                        help="engine variants to time: fp32 or bf16, +channels_last, +compile (default: fp32)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), help="shorthand for --engine fp32 or bf16")
+                        help="engine variants to time: fp32, bf16 or fp16, +channels_last, +compile (default: fp32)")
+    parser.add_argument("--precision", choices=PRECISIONS, help="shorthand for --engine with one precision")
     parser.add_argument("--nondeterministic", action="store_true",
                         help="let cuDNN pick its fastest (nondeterministic) kernels: what reproducibility costs")
     parser.add_argument("--render-frames", type=int, default=None, help="film frames to time (default by case)")

@@ -42,18 +42,21 @@ def test_random_real_size_generator_makes_finite_well_spread_images():
     assert torch.isfinite(images).all() and images.std() > 0.1
 
 
-def test_precision_check_runs_and_compares_fp32_with_bf16(tmp_path):
+def test_precision_check_runs_and_compares_fp32_with_bf16_and_fp16(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     from precision_check import main
 
-    main(["--prompts", "1", "--real-size", "1", "--case", "tiny", "--iterations", "2", "--out", str(tmp_path / "p.json")])
+    main(["--prompts", "1", "--real-size", "1", "--case", "tiny", "--iterations", "2", "--precisions", "bf16", "fp16",
+          "--out", str(tmp_path / "p.json")])
     saved = json.loads((tmp_path / "p.json").read_text())
     for check in ("shapes", "real_size"):
-        similarity = saved[check]["similarity"]
-        assert {"fp32_mean", "bf16_mean", "worst_difference", "bf16_same_or_better"} <= similarity.keys()
+        assert list(saved[check]["similarity"]) == ["bf16", "fp16"]
+        for comparison in saved[check]["similarity"].values():
+            assert {"fp32_mean", "mean", "worst_difference", "same_or_better"} <= comparison.keys()
         assert len(saved[check]["results"]) == 1
-    row = saved["real_size"]["results"][0]
-    assert -1 <= row["similarity_fp32"] <= 1 and -1 <= row["similarity_bf16"] <= 1
+        row = saved[check]["results"][0]
+        assert all(-1 <= row[f"similarity_{p}"] <= 1 for p in ("fp32", "bf16", "fp16"))
+    assert set(saved["shapes"]["judged_right"]) == {"fp32", "bf16", "fp16"}
 
 
 def test_text_speed_runs_a_search_job_per_sentence(tmp_path):
@@ -114,4 +117,4 @@ def test_the_device_script_is_valid_bash_and_its_commands_parse():
         parsed = importlib.import_module(name).build_parser().parse_args(shlex.split(args.replace('"$out', '"out')))
         assert parsed.out.startswith("out/")
         if name == "search_speed":
-            assert parsed.case == "notebook" and len(parsed.engine) == 4
+            assert parsed.case == "notebook" and len(parsed.engine) == 5

@@ -275,16 +275,17 @@ def test_out_of_memory_halves_the_chunks_and_carries_on(generator, clip, monkeyp
     assert torch.allclose(loss, expected, atol=1e-3)
 
 
-def test_bf16_autocast_scores_close_to_fp32(generator, clip):
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_autocast_scores_close_to_fp32(generator, clip, precision):
     x = torch.randn(4, 1128) * 0.5
     with torch.inference_mode():
         fp32 = Objective(generator, clip, [("a fox", 1.0)], SearchSettings(crops=4))(x, torch.Generator().manual_seed(0))
-        bf16 = Objective(generator, clip, [("a fox", 1.0)], SearchSettings(crops=4, precision="bf16"))(
+        low = Objective(generator, clip, [("a fox", 1.0)], SearchSettings(crops=4, precision=precision))(
             x, torch.Generator().manual_seed(0))
-    assert bf16[1].dtype == torch.float32
-    assert torch.allclose(bf16[1], fp32[1], atol=0.03)
+    assert low[1].dtype == torch.float32
+    assert torch.allclose(low[1], fp32[1], atol=0.03)
     result = search_prompt("a fox", seed=1, generator=generator, clip=clip,
-                           settings=SearchSettings(iterations=3, population=4, crops=2, precision="bf16"))
+                           settings=SearchSettings(iterations=3, population=4, crops=2, precision=precision))
     assert result.loss < result.start_loss
 
 
@@ -346,3 +347,19 @@ def test_candidates_with_a_nan_objective_are_never_the_best(generator, clip, mon
     result = search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=SMALL)
     assert np.isfinite(result.loss) and np.isfinite(result.similarity)
     assert all(np.isfinite(row["loss_best"]) for row in result.history)
+
+
+def test_precision_warning_names_the_gpu_and_what_to_use_instead():
+    from machine_imagination.search import precision_warning
+
+    warning = precision_warning("bf16", "Tesla T4", (7, 5))
+    assert "Tesla T4" in warning and "7.5" in warning and "use fp16" in warning
+    assert precision_warning("bf16", "NVIDIA A30", (8, 0)) is None
+    assert precision_warning("fp16", "Tesla V100", (7, 0)) is None
+    assert precision_warning("fp32", "Tesla T4", (7, 5)) is None
+    assert "no tensor cores" in precision_warning("fp16", "Tesla P100", (6, 0))
+
+
+def test_an_unknown_precision_is_refused(generator, clip):
+    with pytest.raises(ValueError, match="search.precision: unknown precision 'fp8'"):
+        search_prompt("a fox", seed=1, generator=generator, clip=clip, settings=SearchSettings(precision="fp8"))

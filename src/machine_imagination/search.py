@@ -63,6 +63,22 @@ class SearchError(RuntimeError):
     """A search that cannot go on (its message says why)."""
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def precision_warning(precision: str, gpu: str, capability: tuple[int, int]) -> str | None:
+    """What to tell a user whose GPU runs `precision` slowly, or None. bf16 tensor cores came with
+    compute capability 8.0 (Ampere: A30, A100; H100); HCC's T4 (7.5) and V100 (7.0) have fp16 ones only,
+    and emulate bf16, slower than fp32."""
+    if precision == "bf16" and capability < (8, 0):
+        return (f"search.precision bf16: {gpu} (compute capability {capability[0]}.{capability[1]}) has no bf16 "
+                f"tensor cores and emulates it, slower than fp32; use fp16 on this GPU")
+    if precision == "fp16" and capability < (7, 0):
+        return (f"search.precision fp16: {gpu} (compute capability {capability[0]}.{capability[1]}) has no "
+                f"tensor cores; fp16 gains little there")
+    return None
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     optimizer: str = "cma-es"
@@ -90,7 +106,7 @@ class SearchSettings:
     grayscale: bool = False
     generator_batch: int = 50
     clip_batch: int = 512
-    precision: str = "fp32"  # or "bf16": autocast the networks (GPUs with bf16 support)
+    precision: str = "fp32"  # or "bf16" / "fp16": autocast the networks (see precision_warning)
     channels_last: bool = False  # NHWC convs (models.tune_for_speed)
     compile: bool = False  # torch.compile the networks (models.tune_for_speed)
     truncation: float = 1.0
@@ -238,11 +254,11 @@ class Objective:
         return torch.cat(out)
 
     def autocast(self):
-        """bf16 autocast for the networks when search.precision is bf16 (fp32 otherwise)."""
+        """Autocast of the networks to search.precision's bf16 or fp16 (off for fp32)."""
         import torch
 
-        device = self.generator.device.type
-        return torch.autocast(device, dtype=torch.bfloat16, enabled=self.settings.precision == "bf16")
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.settings.precision)
+        return torch.autocast(self.generator.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
     def split(self, x):
         import torch
@@ -453,6 +469,13 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
     if settings.optimizer not in OPTIMIZERS:
         raise ValueError(f"search.optimizer: unknown optimizer {settings.optimizer!r} (known: {', '.join(OPTIMIZERS)})")
     check_initial_class(settings.initial_class, generator.class_names)
+    if settings.precision not in PRECISIONS:
+        raise ValueError(f"search.precision: unknown precision {settings.precision!r} (known: {', '.join(PRECISIONS)})")
+    if device.type == "cuda":
+        warning = precision_warning(settings.precision, torch.cuda.get_device_name(device),
+                                    torch.cuda.get_device_capability(device))
+        if warning:
+            log(f"warning: {warning}")
     if settings.population < 2 and settings.uses_cma:
         raise ValueError("search.population must be at least 2 for CMA-ES")
     z_dim = generator.z_dim
