@@ -18,6 +18,8 @@ encoding of film frames are timed separately. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import json
 import os
 import platform
@@ -62,7 +64,13 @@ def random_biggan(resolution: int):
     """The library's BigGAN-deep with seeded random weights, in eval mode, as published (spectral-norm
     hooks, the 128-channel last conv), scaled so that its images are finite: straight from the
     constructor the final batch norm is uninitialised, spectral norm's singular-vector estimates are
-    random and the batch norms' statistics are placeholders, and activations overflow within 4 blocks."""
+    random and the batch norms' statistics are placeholders, and activations overflow within 4 blocks.
+    A fresh copy on each call (made once: calibrating takes seconds at 512 px)."""
+    return copy.deepcopy(_calibrated_biggan(resolution))
+
+
+@functools.lru_cache(maxsize=None)
+def _calibrated_biggan(resolution: int):
     import torch.nn.functional as F
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
     from pytorch_pretrained_biggan.model import BigGANBatchNorm
