@@ -321,9 +321,9 @@ def main(argv=None) -> dict:
         engines = {}
         for variant in variants:
             generator, clip = engine_models(args.case, device, variant)
+            # chunk sizes: the search's defaults, what a job gets unless its config says otherwise
             settings = SearchSettings(population=n, crops=crops, precision=variant["precision"],
-                                      channels_last=variant["channels_last"], compile=variant["compile"],
-                                      generator_batch=n, clip_batch=n * crops)
+                                      channels_last=variant["channels_last"], compile=variant["compile"])
             objective = Objective(generator, clip, [(prompt, 1.0)], settings)
             gen = torch.Generator().manual_seed(0)
             first = time.perf_counter()
@@ -334,7 +334,8 @@ def main(argv=None) -> dict:
             peak_memory(device, reset=True)
             times = timed(lambda: objective(x, gen), device, args.repeats, args.warmup)
             peak = peak_memory(device)
-            engines[variant["name"]] = {**variant, "first_call_s": first,
+            engines[variant["name"]] = {**variant, "generator_batch": settings.generator_batch,
+                                        "clip_batch": settings.clip_batch, "first_call_s": first,
                                         **run_stats(times, n, n * (flops_trimmed + crops * flops_clip), peak)}
             del generator, clip, objective
             if device.type == "cuda":

@@ -100,7 +100,6 @@ def main(argv=None) -> dict:
             "generator": {"model": str(generator)},
             "clip": {"model": str(clip), "pretrained": None},
             "search": {"iterations": args.iterations, "population": size["population"], "crops": size["crops"],
-                       "generator_batch": size["population"], "clip_batch": size["population"] * size["crops"],
                        "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
                        "device": args.device, "threads": 2 if args.device == "cpu" else 4},
             "judge": {"crops": size["crops"]},
