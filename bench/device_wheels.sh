@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheels of the dependencies that the GPU machine's image lacks (it has torch, torchvision, numpy,
 # scipy, pillow, pyyaml, matplotlib, tqdm, requests), for Python 3.12 on x86-64, into .whl/ (ignored
-# by git; ~19 MB, within the device tool's 64 MiB). imageio-ffmpeg (68 MB) is left out: without an
+# by git; ~21 MB, within the device tool's 64 MiB). imageio-ffmpeg (68 MB) is left out: without an
 # ffmpeg there, bench/search_speed.py times film rendering and skips encoding (a CPU job anyway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
