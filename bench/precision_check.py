@@ -36,7 +36,7 @@ from search_quality import run_setting  # noqa: E402
 
 from machine_imagination import shapes  # noqa: E402
 from machine_imagination.models import load_clip, load_generator  # noqa: E402
-from machine_imagination.search import SearchSettings, judge, search_prompt  # noqa: E402
+from machine_imagination.search import PRECISIONS, SearchSettings, judge, search_prompt  # noqa: E402
 from machine_imagination.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
 
 SETTING = "sampled-cma-es"
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=10, help="CMA-ES iterations of the real-size check")
     parser.add_argument("--case", default="notebook", help="the real-size check's sizes (bench/search_speed.py's "
                                                            "cases; 'tiny' for a smoke test)")
-    parser.add_argument("--precisions", nargs="+", choices=("bf16", "fp16"), default=["bf16"],
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS[1:], default=["bf16"],
                         help="compared with fp32")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--out", default=str(ROOT / "bench/results/precision_check.json"))

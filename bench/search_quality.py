@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from machine_imagination import shapes  # noqa: E402
 from machine_imagination.models import load_clip, load_generator  # noqa: E402
-from machine_imagination.search import SearchSettings, search_prompt, truncated_noise  # noqa: E402
+from machine_imagination.search import PRECISIONS, SearchSettings, search_prompt, truncated_noise  # noqa: E402
 from machine_imagination.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
 
 # The searches' common ground: small enough for ~seconds on 2 CPU cores. Each setting changes a few
@@ -147,7 +147,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (times per search are then the GPU's)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="the searches' precision")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="the searches' precision")
     parser.add_argument("--generator", default=str(ROOT / GENERATOR_DIR))
     parser.add_argument("--clip", default=str(ROOT / CLIP_DIR))
     parser.add_argument("--out", default=str(ROOT / "bench/results/search_quality.json"))

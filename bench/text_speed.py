@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from search_speed import CASES, OPENAI_MEAN, OPENAI_STD, TINY_DIR, biggan_deep_config, random_biggan, \
     write_tiny_models  # noqa: E402
 
+from machine_imagination.search import PRECISIONS  # noqa: E402
+
 SENTENCES = [
     "The lighthouse stood alone at the end of the world.",
     "Every night the keeper climbed the hundred steps.",
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=CASES, default="notebook", help="sizes (bench/search_speed.py's cases)")
     parser.add_argument("--device", default="cuda", choices=("cpu", "cuda"))
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="bf16")
+    parser.add_argument("--precision", choices=PRECISIONS, default="bf16")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--sentences", type=int, default=12)

@@ -407,7 +407,7 @@ class _Tracker:
             raise SearchError(
                 f"iteration {iteration + 1} ({phase}): the objective is NaN or infinite for every candidate: the "
                 f"generator or CLIP computes non-finite values (broken or uncalibrated weights; with "
-                f"search.precision bf16, an overflow: try fp32)")
+                f"search.precision bf16 or fp16, an overflow: try fp32)")
         i = int(np.argmin(np.where(finite, loss, np.inf)))  # a NaN candidate is never the best
         if loss[i] < self.best[0]:
             self.best = (float(loss[i]), float(similarity[i]), x[i].copy(), iteration)
