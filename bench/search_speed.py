@@ -35,8 +35,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from machine_imagination.models import (Clip, Generator, fold_spectral_norm, keep_rgb_channels_only,  # noqa: E402
-                                         load_clip, load_generator, tune_for_speed)
+from machine_imagination.models import (Clip, Generator, load_clip, load_generator,  # noqa: E402
+                                         prepare_for_inference, tune_for_speed)
 from machine_imagination.pipeline import reproducible_torch  # noqa: E402
 from machine_imagination.search import PRECISIONS, Objective, SearchSettings, random_crop_boxes  # noqa: E402
 
@@ -73,10 +73,9 @@ def random_biggan(resolution: int):
 def _calibrated_biggan(resolution: int):
     import torch.nn.functional as F
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
-    from pytorch_pretrained_biggan.model import BigGANBatchNorm
     from torch.nn.utils.spectral_norm import SpectralNorm
 
-    from machine_imagination.tiny_models import _calibrate_batchnorm
+    from machine_imagination.tiny_models import calibrate_batchnorms
 
     torch.manual_seed(0)
     biggan = BigGAN(BigGANConfig.from_dict(biggan_deep_config(resolution))).eval()
@@ -91,19 +90,7 @@ def _calibrated_biggan(resolution: int):
                 for _ in range(30):
                     v.copy_(F.normalize(matrix.t() @ u, dim=0, eps=norm.eps))
                     u.copy_(F.normalize(matrix @ v, dim=0, eps=norm.eps))
-        # Batch-norm statistics measured on the layers' real inputs, as BigGAN's were.
-        hooks = [m.register_forward_pre_hook(_calibrate_batchnorm) for m in biggan.modules()
-                 if isinstance(m, BigGANBatchNorm)]
-        biggan(torch.randn(2, 128) * 0.5, torch.softmax(torch.randn(2, 1000) * 3.0, dim=-1), 1.0)
-        for hook in hooks:
-            hook.remove()
-    return biggan.requires_grad_(False)
-
-
-def as_engine(biggan):
-    """What `models.load_generator` does to a loaded BigGAN: weights folded, the 3-channel last conv."""
-    fold_spectral_norm(biggan)
-    keep_rgb_channels_only(biggan)
+    calibrate_batchnorms(biggan, torch.randn(2, 128) * 0.5, torch.softmax(torch.randn(2, 1000) * 3.0, dim=-1))
     return biggan.requires_grad_(False)
 
 
@@ -137,7 +124,8 @@ def engine_models(case: str, device, variant: dict):
         generator, clip = load_generator(str(TINY_DIR / "g"), device), load_clip(str(TINY_DIR / "c"), None, device)
     else:
         resolution = CASES[case]["resolution"]
-        generator = Generator(as_engine(random_biggan(resolution)).to(device), name=f"random biggan-deep-{resolution}")
+        generator = Generator(prepare_for_inference(random_biggan(resolution)).to(device),
+                              name=f"random biggan-deep-{resolution}")
         clip = random_clip(device)
     tune_for_speed(generator, clip, channels_last=variant["channels_last"], compiled=variant["compile"])
     return generator, clip

@@ -55,21 +55,18 @@ def write_models(case: str, directory: Path) -> tuple[Path, Path]:
     import open_clip
     import torch
 
+    from machine_imagination.tiny_models import save_clip_dir, save_generator_dir
+
     if case == "tiny":
         write_tiny_models()
         return TINY_DIR / "g", TINY_DIR / "c"
     resolution = CASES[case]["resolution"]
-    generator, clip = directory / f"biggan-deep-{resolution}", directory / "clip-vit-b-32"
-    generator.mkdir(parents=True, exist_ok=True)
-    (generator / "config.json").write_text(json.dumps(biggan_deep_config(resolution), indent=2))
-    torch.save(random_biggan(resolution).state_dict(), generator / "pytorch_model.bin")
-    clip.mkdir(parents=True, exist_ok=True)
+    generator = save_generator_dir(directory / f"biggan-deep-{resolution}", random_biggan(resolution),
+                                   biggan_deep_config(resolution))
     torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32", pretrained=None)
-    config = {"model_cfg": open_clip.get_model_config("ViT-B-32"),
-              "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)}}
-    (clip / "open_clip_config.json").write_text(json.dumps(config, indent=2))
-    torch.save(model.state_dict(), clip / "open_clip_pytorch_model.bin")
+    clip = save_clip_dir(directory / "clip-vit-b-32", open_clip.create_model("ViT-B-32", pretrained=None),
+                         {"model_cfg": open_clip.get_model_config("ViT-B-32"),
+                          "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)}})
     return generator, clip
 
 

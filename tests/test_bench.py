@@ -32,11 +32,11 @@ def test_random_real_size_generator_makes_finite_well_spread_images():
     import torch
 
     sys.path.insert(0, str(REPO / "bench"))
-    from search_speed import as_engine, random_biggan
+    from search_speed import random_biggan
 
-    from machine_imagination.models import Generator
+    from machine_imagination.models import Generator, prepare_for_inference
 
-    generator = Generator(as_engine(random_biggan(128)), name="random")
+    generator = Generator(prepare_for_inference(random_biggan(128)), name="random")
     with torch.inference_mode():
         images = generator.render(torch.randn(2, 128) * 0.5, torch.randn(2, 1000), 1.0)
     assert torch.isfinite(images).all() and images.std() > 0.1

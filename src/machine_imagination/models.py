@@ -74,10 +74,16 @@ def imagenet_classes() -> list[str]:
 def generator_class_names(model: str) -> list[str]:
     """The class names of a generator spec, without loading its weights: its directory's
     class_names.txt if it has one, else the ImageNet classes."""
-    names_file = Path(model) / CLASS_NAMES_FILE
-    if not generator_is_named(model) and names_file.is_file():
+    names_file = _class_names_file(model)
+    if names_file:
         return [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
     return imagenet_classes()
+
+
+def _class_names_file(model: str) -> Path | None:
+    """A generator directory's class_names.txt, if it has one."""
+    names_file = Path(model) / CLASS_NAMES_FILE
+    return names_file if not generator_is_named(model) and names_file.is_file() else None
 
 
 def check_generator_spec(model: str) -> None:
@@ -185,15 +191,20 @@ def load_generator(model: str, device="cpu") -> Generator:
         )
     names = generator_class_names(model)
     if len(names) != config.num_classes:
-        if not generator_is_named(model) and (Path(model) / CLASS_NAMES_FILE).is_file():
+        if _class_names_file(model):
             raise CheckpointMismatchError(f"generator.model '{model}': {CLASS_NAMES_FILE} names {len(names)} "
                                           f"classes, config.json has {config.num_classes}")
         names = None  # a directory without names, of other than the 1000 ImageNet classes
+    return Generator(prepare_for_inference(biggan).to(device), name=model, class_names=names)
+
+
+def prepare_for_inference(biggan):
+    """What loading does to a BigGAN: eval mode, spectral norm folded, the 3-channel last conv, no
+    gradients for its weights (the search differentiates with respect to latents only)."""
     biggan.eval()
     fold_spectral_norm(biggan)
     keep_rgb_channels_only(biggan)
-    biggan.requires_grad_(False)
-    return Generator(biggan.to(device), name=model, class_names=names)
+    return biggan.requires_grad_(False)
 
 
 def fold_spectral_norm(biggan) -> None:

@@ -46,10 +46,7 @@ def write_tiny_generator(directory: str | Path, seed: int = 0) -> Path:
     """Write `config.json` + `pytorch_model.bin` of a random BigGAN-deep that makes well-scaled images."""
     import torch
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
-    from pytorch_pretrained_biggan.model import BigGANBatchNorm
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     config = BigGANConfig.from_dict(TINY_BIGGAN_CONFIG)
     model = BigGAN(config)
@@ -69,22 +66,51 @@ def write_tiny_generator(directory: str | Path, seed: int = 0) -> Path:
         for _ in range(20):
             model(z, classes, 1.0)
         model.eval()
-        # Calibrate every batch norm's running statistics to its real input, layer by layer, as
-        # BigGAN's own statistics were measured (the same for every truncation here).
-        hooks = [m.register_forward_pre_hook(_calibrate_batchnorm) for m in model.modules()
-                 if isinstance(m, BigGANBatchNorm)]
-        model(z, classes, 1.0)
+        calibrate_batchnorms(model, z, classes)
+    return save_generator_dir(directory, model, TINY_BIGGAN_CONFIG)
+
+
+def calibrate_batchnorms(biggan, z, classes) -> None:
+    """Set every batch norm's running statistics to those of its real input for this batch, layer by
+    layer, as BigGAN's own statistics were measured (the same for every truncation here)."""
+    import torch
+    from pytorch_pretrained_biggan.model import BigGANBatchNorm
+
+    def calibrate(module, args):
+        x = args[0]
+        module.running_means.copy_(x.mean(dim=(0, 2, 3)).expand_as(module.running_means))
+        module.running_vars.copy_(x.var(dim=(0, 2, 3)).expand_as(module.running_vars))
+
+    hooks = [m.register_forward_pre_hook(calibrate) for m in biggan.modules() if isinstance(m, BigGANBatchNorm)]
+    try:
+        with torch.no_grad():
+            biggan(z, classes, 1.0)
+    finally:
         for hook in hooks:
             hook.remove()
-    (directory / "config.json").write_text(json.dumps(TINY_BIGGAN_CONFIG, indent=2) + "\n")
-    torch.save(model.state_dict(), directory / "pytorch_model.bin")
+
+
+def save_generator_dir(directory: str | Path, biggan, config: dict) -> Path:
+    """BigGAN's on-disk format: `config.json` + `pytorch_model.bin` (what `models.load_generator` reads)."""
+    import torch
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    torch.save(biggan.state_dict(), directory / "pytorch_model.bin")
     return directory
 
 
-def _calibrate_batchnorm(module, args):
-    x = args[0]
-    module.running_means.copy_(x.mean(dim=(0, 2, 3)).expand_as(module.running_means))
-    module.running_vars.copy_(x.var(dim=(0, 2, 3)).expand_as(module.running_vars))
+def save_clip_dir(directory: str | Path, model, config: dict) -> Path:
+    """open_clip's local-dir format: `open_clip_config.json` ({"model_cfg", "preprocess_cfg"}) +
+    `open_clip_pytorch_model.bin` (what `models.load_clip` reads)."""
+    import torch
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "open_clip_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    torch.save(model.state_dict(), directory / "open_clip_pytorch_model.bin")
+    return directory
 
 
 def write_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
@@ -92,10 +118,6 @@ def write_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     import open_clip
     import torch
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = open_clip.CLIP(**TINY_CLIP_CONFIG["model_cfg"])
-    (directory / "open_clip_config.json").write_text(json.dumps(TINY_CLIP_CONFIG, indent=2) + "\n")
-    torch.save(model.state_dict(), directory / "open_clip_pytorch_model.bin")
-    return directory
+    return save_clip_dir(directory, model, TINY_CLIP_CONFIG)
