@@ -35,6 +35,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/text.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/film.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -34,10 +34,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from search_quality import run_setting  # noqa: E402
 
-from machine_imagination import shapes  # noqa: E402
-from machine_imagination.models import load_clip, load_generator  # noqa: E402
-from machine_imagination.search import PRECISIONS, SearchSettings, judge, search_prompt  # noqa: E402
-from machine_imagination.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
+from machine_imagination.models.clip import load_clip  # noqa: E402
+from machine_imagination.models.device import PRECISIONS, deterministic  # noqa: E402
+from machine_imagination.models.generator import load_generator  # noqa: E402
+from machine_imagination.search.judge import judge  # noqa: E402
+from machine_imagination.search.loop import search_prompt  # noqa: E402
+from machine_imagination.search.settings import SearchSettings  # noqa: E402
+from machine_imagination.worlds import shapes  # noqa: E402
+from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
 
 SETTING = "sampled-cma-es"
 REAL_PROMPTS = ["a lighthouse in a storm", "a red fox in the snow", "a bowl of cherries on a table",
@@ -112,11 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
+    with deterministic(2 if args.device == "cpu" else None):
+        return check(args, argv)
+
+
+def check(args, argv) -> dict:
     import torch
 
-    from machine_imagination.pipeline import reproducible_torch
-
-    reproducible_torch(2 if args.device == "cpu" else None)
     report = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "torch": torch.__version__,
               "command": "python bench/precision_check.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     if args.prompts:

@@ -26,10 +26,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from machine_imagination import shapes  # noqa: E402
-from machine_imagination.models import load_clip, load_generator  # noqa: E402
-from machine_imagination.search import PRECISIONS, SearchSettings, search_prompt, truncated_noise  # noqa: E402
-from machine_imagination.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
+from machine_imagination.models.clip import load_clip  # noqa: E402
+from machine_imagination.models.device import PRECISIONS  # noqa: E402
+from machine_imagination.models.generator import load_generator  # noqa: E402
+from machine_imagination.search.loop import search_prompt  # noqa: E402
+from machine_imagination.search.settings import SearchSettings  # noqa: E402
+from machine_imagination.search.starts import truncated_noise  # noqa: E402
+from machine_imagination.worlds import shapes  # noqa: E402
+from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
 
 # The searches' common ground: small enough for ~seconds on 2 CPU cores. Each setting changes a few
 # of these. "plain" starts as the notebook does (CMA-ES mean at zero noise and a random mix of all
@@ -127,7 +131,7 @@ def with_row_labels(grid, names, cell: int):
     """The grid with each row's setting name written to its left."""
     from PIL import Image, ImageDraw
 
-    from machine_imagination.film import load_font
+    from machine_imagination.film.captions import load_font
 
     font = load_font(None, 13)
     width = 8 + max(int(ImageDraw.Draw(grid).textlength(name, font=font)) for name in names)

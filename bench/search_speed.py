@@ -11,7 +11,7 @@ spectral norm recomputed on every call, the full 128-channel last conv; then CLI
 crops), and (b) as our engine runs it, for each `--engine` variant (the population in batched BigGAN
 calls with the weights folded and the 3-channel last conv, all crops through CLIP in large chunks;
 `bf16` autocast, `+channels_last`, `+compile` as the search settings of those names). Both run with
-the jobs' determinism settings (`pipeline.reproducible_torch`) unless `--nondeterministic`. On a GPU a
+the jobs' determinism settings (`models.device.deterministic`) unless `--nondeterministic`. On a GPU a
 large bf16 matrix product is timed too, the device's attainable rate to compare with. Rendering and
 encoding of film frames are timed separately. Prints a table and writes JSON.
 """
@@ -35,10 +35,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from machine_imagination.models import (Clip, Generator, load_clip, load_generator,  # noqa: E402
-                                         prepare_for_inference, tune_for_speed)
-from machine_imagination.pipeline import reproducible_torch  # noqa: E402
-from machine_imagination.search import PRECISIONS, Objective, SearchSettings, random_crop_boxes  # noqa: E402
+from machine_imagination.models.clip import OPENAI_MEAN, OPENAI_STD, Clip, load_clip  # noqa: E402
+from machine_imagination.models.device import PRECISIONS, deterministic, tune_for_speed  # noqa: E402
+from machine_imagination.models.generator import Generator, load_generator, prepare_for_inference  # noqa: E402
+from machine_imagination.search.augment import random_crop_boxes  # noqa: E402
+from machine_imagination.search.objective import Objective  # noqa: E402
+from machine_imagination.search.settings import SearchSettings  # noqa: E402
 
 CASES = {
     "tiny": {"resolution": 128, "population": 4, "crops": 4},
@@ -48,7 +50,6 @@ CASES = {
 # BigGAN-deep: two blocks per resolution (the second upsamples); 10/12/14 blocks at 128/256/512 px.
 CHANNELS = {128: [16, 16, 8, 4, 2, 1], 256: [16, 16, 8, 8, 4, 2, 1], 512: [16, 16, 8, 8, 4, 2, 1, 1]}
 TINY_DIR = Path("/tmp/machine-imagination-bench")
-OPENAI_MEAN, OPENAI_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
 def biggan_deep_config(resolution: int) -> dict:
@@ -75,7 +76,7 @@ def _calibrated_biggan(resolution: int):
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
     from torch.nn.utils.spectral_norm import SpectralNorm
 
-    from machine_imagination.tiny_models import calibrate_batchnorms
+    from machine_imagination.worlds.tiny import calibrate_batchnorms
 
     torch.manual_seed(0)
     biggan = BigGAN(BigGANConfig.from_dict(biggan_deep_config(resolution))).eval()
@@ -132,7 +133,7 @@ def engine_models(case: str, device, variant: dict):
 
 
 def write_tiny_models() -> None:
-    from machine_imagination.tiny_models import write_tiny_clip, write_tiny_generator
+    from machine_imagination.worlds.tiny import write_tiny_clip, write_tiny_generator
 
     if not (TINY_DIR / "c" / "open_clip_pytorch_model.bin").is_file():
         write_tiny_generator(TINY_DIR / "g")
@@ -203,8 +204,8 @@ def render_and_encode(generator, device, frames: int, batch: int) -> dict:
     Encoding is skipped (and says so) where no ffmpeg can be found."""
     import tempfile
 
-    from machine_imagination.film import Encoding, SegmentWriter, ffmpeg_exe
-    from machine_imagination.walk import render_latents
+    from machine_imagination.render import render_latents
+    from machine_imagination.video import Encoding, VideoWriter, ffmpeg_exe
 
     noise = torch.randn(frames, 128) * 0.5
     logits = torch.randn(frames, 1000)
@@ -223,7 +224,7 @@ def render_and_encode(generator, device, frames: int, batch: int) -> dict:
         os.environ["FFMPEG_BINARY"] = shutil.which("ffmpeg")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        with SegmentWriter(Path(tmp) / "x.mp4", side, side, Encoding(fps=30, crf=18, preset="medium")) as writer:
+        with VideoWriter(Path(tmp) / "x.mp4", side, side, Encoding(fps=30, crf=18, preset="medium")) as writer:
             for chunk in rendered:
                 writer.write(chunk)
         encode_seconds = time.perf_counter() - start
@@ -274,13 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    variants = args.engine or [parse_variant(args.precision or "fp32")]
-
-    reproducible_torch()
-    if args.nondeterministic:
+    if args.nondeterministic:  # cuDNN may pick its fastest kernels
         torch.backends.cudnn.benchmark = True
-        torch.backends.cudnn.deterministic = False
-        torch.use_deterministic_algorithms(False)
+        return measure(args, argv)
+    with deterministic():
+        return measure(args, argv)
+
+
+def measure(args, argv) -> dict:
+    variants = args.engine or [parse_variant(args.precision or "fp32")]
     device = torch.device(args.device)
     case = CASES[args.case]
     n, crops = case["population"], case["crops"]

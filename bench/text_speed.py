@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from search_speed import CASES, OPENAI_MEAN, OPENAI_STD, TINY_DIR, biggan_deep_config, random_biggan, \
-    write_tiny_models  # noqa: E402
+from search_speed import CASES, TINY_DIR, biggan_deep_config, random_biggan, write_tiny_models  # noqa: E402
 
-from machine_imagination.search import PRECISIONS  # noqa: E402
+from machine_imagination.models.clip import OPENAI_MEAN, OPENAI_STD  # noqa: E402
+from machine_imagination.models.device import PRECISIONS  # noqa: E402
 
 SENTENCES = [
     "The lighthouse stood alone at the end of the world.",
@@ -55,7 +55,7 @@ def write_models(case: str, directory: Path) -> tuple[Path, Path]:
     import open_clip
     import torch
 
-    from machine_imagination.tiny_models import save_clip_dir, save_generator_dir
+    from machine_imagination.worlds.tiny import save_clip_dir, save_generator_dir
 
     if case == "tiny":
         write_tiny_models()

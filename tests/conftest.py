@@ -11,23 +11,23 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """The tiny offline models, written once per test session (paths of the two directories)."""
-    from machine_imagination.pipeline import tiny_models_job
+    from machine_imagination.worlds.tiny import write_tiny_models
 
     root = tmp_path_factory.mktemp("tiny-models")
-    tiny_models_job(root / "biggan-tiny", root / "clip-tiny")
+    write_tiny_models(root / "biggan-tiny", root / "clip-tiny")
     return root / "biggan-tiny", root / "clip-tiny"
 
 
 @pytest.fixture(scope="session")
 def generator(tiny_models):
-    from machine_imagination.models import load_generator
+    from machine_imagination.models.generator import load_generator
 
     return load_generator(str(tiny_models[0]))
 
 
 @pytest.fixture(scope="session")
 def clip(tiny_models):
-    from machine_imagination.models import load_clip
+    from machine_imagination.models.clip import load_clip
 
     return load_clip(str(tiny_models[1]), None)
 

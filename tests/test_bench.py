@@ -34,7 +34,7 @@ def test_random_real_size_generator_makes_finite_well_spread_images():
     sys.path.insert(0, str(REPO / "bench"))
     from search_speed import random_biggan
 
-    from machine_imagination.models import Generator, prepare_for_inference
+    from machine_imagination.models.generator import Generator, prepare_for_inference
 
     generator = Generator(prepare_for_inference(random_biggan(128)), name="random")
     with torch.inference_mode():
@@ -89,8 +89,8 @@ def test_the_demo_searches_with_the_benchmarks_best_setting():
     sys.path.insert(0, str(REPO / "bench"))
     from search_quality import settings_for
 
-    from machine_imagination.config import validate_config
-    from machine_imagination.search import SearchSettings
+    from machine_imagination.project import validate_config
+    from machine_imagination.search.settings import SearchSettings
 
     demo = SearchSettings.from_config(validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text())))
     best = settings_for("sampled-cma-es")

@@ -6,8 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from machine_imagination.checkpoint import Checkpointer, SearchInterrupted
-from machine_imagination.search import SearchSettings, search_prompt
+from machine_imagination.search.checkpoint import Checkpointer, SearchInterrupted
+from machine_imagination.search.loop import search_prompt
+from machine_imagination.search.settings import SearchSettings
 
 
 def interrupted_then_resumed(generator, clip, settings, path, stop_at: str):
@@ -65,8 +66,8 @@ def test_checkpoint_of_another_search_is_ignored(tmp_path, generator, clip):
 
 JOB = """
 import sys
-from machine_imagination.config import validate_config
-from machine_imagination.pipeline import search_job
+from machine_imagination.project import validate_config
+from machine_imagination.search.job import search_job
 config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
     "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
     "search": {{"iterations": 60, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})

@@ -8,7 +8,7 @@ import yaml
 from PIL import Image
 
 from machine_imagination.cli import main
-from machine_imagination.latents import load_latents, to_notebook
+from machine_imagination.latents import Latents, to_notebook
 from test_walk_and_film import decode
 
 
@@ -39,8 +39,8 @@ def test_sample_grid_and_latents(tmp_path, config):
     assert Image.open(out).size == (3 * 128, 2 * 128)
     files = sorted(p.name for p in (tmp_path / "lat").iterdir())
     assert files == [f"seed{s}_{k:02d}.npz" for s in (1, 2) for k in range(3)]
-    record = load_latents(tmp_path / "lat" / "seed2_01.npz")
-    assert record["class_logits"].argmax() == 933 and np.abs(record["noise"]).max() <= 0.8 + 1e-6
+    record = Latents.load(tmp_path / "lat" / "seed2_01.npz")
+    assert record.class_vector.argmax() == 933 and np.abs(record.noise).max() <= 0.8 + 1e-6
     by_index = tmp_path / "grid933.png"
     main(["sample", "933", "--seeds", "1", "2", "--samples", "3", "--out", str(by_index), "--config", config])
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(by_index)))
@@ -73,7 +73,7 @@ def test_search_one_prompt(tmp_path, config):
                  "--iterations", "2"]) == 0
     assert {p.name for p in out.iterdir()} == {"latents.npz", "image.png", "history.tsv", "history.png", "progress.mp4"}
     assert len(decode(out / "progress.mp4")[1]) == 2
-    assert load_latents(out / "latents.npz")["prompt"] == "a red fox"
+    assert Latents.load(out / "latents.npz").sentence.prompt == "a red fox"
 
 
 def test_walk_npz_and_notebook_pairs_with_captions(tmp_path, config):
@@ -82,7 +82,7 @@ def test_walk_npz_and_notebook_pairs_with_captions(tmp_path, config):
         main(["sample", name, "--seeds", str(k), "--samples", "1", "--out", str(tmp_path / f"{k}.png"),
               "--latents-dir", str(tmp_path / "lat"), "--config", config])
         latents.append(tmp_path / "lat" / f"seed{k}_00.npz")
-    noise_txt, _ = to_notebook(load_latents(latents[2]), tmp_path / "nb")
+    noise_txt, _ = to_notebook(Latents.load(latents[2]), tmp_path / "nb")
     out = tmp_path / "walk.mp4"
     assert main(["walk", str(latents[0]), str(latents[1]), str(noise_txt), "--hold", "3", "--steps", "4",
                  "--fps", "10", "--caption", "one", "--caption", "two", "--caption", "three", "--out", str(out),

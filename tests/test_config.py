@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from machine_imagination.config import ConfigError, check_settings, load_config, load_schema, validate_config
+from machine_imagination.project import ConfigError, check_settings, load_config, load_schema, validate_config
 
 
 def test_shipped_configs_are_valid():
@@ -16,7 +16,7 @@ def test_shipped_configs_are_valid():
 
 
 def test_the_demo_config_is_valid_and_names_the_shapes_classes(monkeypatch):
-    from machine_imagination.config import check_models
+    from machine_imagination.project import check_models
 
     monkeypatch.chdir(REPO)  # its paths are relative to the repository root, where Snakemake runs
     demo = load_config(REPO / "config" / "demo.yaml")

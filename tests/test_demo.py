@@ -6,7 +6,7 @@ import yaml
 from PIL import Image
 
 from conftest import REPO
-from machine_imagination import shapes
+from machine_imagination.worlds import shapes
 from test_walk_and_film import decode
 
 pytestmark = pytest.mark.e2e
@@ -38,8 +38,8 @@ def test_every_image_of_the_demo_shows_its_sentence(demo):
 def test_the_demo_film_has_every_frame_its_plan_says(demo):
     import json
 
-    from machine_imagination.config import validate_config
-    from machine_imagination.walk import frame_plan
+    from machine_imagination.film.plan import frame_plan
+    from machine_imagination.project import validate_config
 
     config = validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
     film = json.loads((demo / "film.json").read_text())

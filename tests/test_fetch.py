@@ -1,4 +1,4 @@
-"""Fetching weights into weights.cache (machine_imagination.fetch), against fake sources only: the
+"""Fetching weights into weights.cache (machine_imagination.models.fetch), against fake sources only: the
 "downloads" copy the tiny models or come from an HTTP server on 127.0.0.1. Nothing here downloads."""
 import hashlib
 import http.server
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from machine_imagination import fetch
-from machine_imagination.fetch import Announced, Fetch, FetchError
+from machine_imagination.models import fetch
+from machine_imagination.models.fetch import Announced, Fetch, FetchError
 
 GENERATOR = "biggan-deep-512"
 
@@ -60,7 +60,7 @@ def no_leftovers(parent: Path) -> bool:
 
 
 def test_generator_is_fetched_verified_and_loads(tmp_path, tiny_models, monkeypatch):
-    from machine_imagination.models import load_generator
+    from machine_imagination.models.generator import load_generator
 
     calls = fake_source(generator_files(tiny_models), monkeypatch)
     item = Fetch("generator", GENERATOR, None, str(tmp_path / "biggan" / GENERATOR))
@@ -80,7 +80,7 @@ def test_generator_is_fetched_verified_and_loads(tmp_path, tiny_models, monkeypa
 
 
 def test_clip_is_fetched_into_the_open_clip_directory_format(tmp_path, tiny_models, monkeypatch):
-    from machine_imagination.models import load_clip
+    from machine_imagination.models.clip import load_clip
 
     calls = fake_source(clip_source(tiny_models, monkeypatch), monkeypatch)
     item = Fetch("clip", "ViT-B-32", "openai", str(tmp_path / "open_clip" / "ViT-B-32-openai"))
@@ -255,7 +255,7 @@ def test_the_workflow_fetches_once_then_jobs_load_from_the_cache(tmp_path, tiny_
     run = snakemake_run(project, "results/four/latents/0001.npz", "--configfile", "config.yaml")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "fetch_" not in run.stdout + run.stderr
-    from machine_imagination.latents import load_latents
+    from machine_imagination.latents import Latents
 
-    record = load_latents(project / "results/four/latents/0001.npz")
-    assert record["generator"] == f"{cache}/biggan/{GENERATOR}"
+    record = Latents.load(project / "results/four/latents/0001.npz")
+    assert record.generator == f"{cache}/biggan/{GENERATOR}"

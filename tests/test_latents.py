@@ -1,34 +1,40 @@
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from machine_imagination.latents import LatentsError, load_latents, save_latents
+from machine_imagination.latents import Latents, LatentsError, SearchOutcome, Sentence
+
+LANDED = Path(__file__).parent / "data" / "landed-latents"  # written by the landed main before the record had a type
 
 
 def record():
     rng = np.random.default_rng(0)
-    return {
-        "noise": rng.normal(size=128).astype(np.float32),
-        "class_logits": rng.normal(size=1000).astype(np.float32),
-        "truncation": np.float64(0.7),
-        "prompt": "a red fox",
-        "seed": np.int64(42),
-        "provenance": {"settings": {"seed": 1}, "packages": {"torch": "2"}},
-    }
+    return Latents(
+        noise=rng.normal(size=128).astype(np.float32),
+        class_vector=rng.normal(size=1000).astype(np.float32),
+        truncation=0.7,
+        seed=42,
+        sentence=Sentence(text="t", index=3, sentence="A red fox.", prompt="a red fox", clip_prompt="a red fox"),
+        provenance={"settings": {"seed": 1}, "packages": {"torch": "2"}},
+    )
 
 
 def test_round_trip_without_pickle(tmp_path):
-    save_latents(tmp_path / "0000.npz", record())
-    loaded = load_latents(tmp_path / "0000.npz")
-    assert np.array_equal(loaded["noise"], record()["noise"]) and loaded["noise"].dtype == np.float32
-    assert loaded["prompt"] == "a red fox" and loaded["seed"] == 42 and loaded["truncation"] == 0.7
-    assert loaded["provenance"] == {"settings": {"seed": 1}, "packages": {"torch": "2"}}
+    record().save(tmp_path / "0000.npz")
+    loaded = Latents.load(tmp_path / "0000.npz")
+    assert np.array_equal(loaded.noise, record().noise) and loaded.noise.dtype == np.float32
+    assert loaded.sentence.prompt == "a red fox" and loaded.seed == 42 and loaded.truncation == 0.7
+    assert loaded.provenance == {"settings": {"seed": 1}, "packages": {"torch": "2"}}
     with np.load(tmp_path / "0000.npz", allow_pickle=False) as plain:  # readable by numpy alone
-        assert set(plain.files) == set(record())
+        assert set(plain.files) == set(record().to_arrays())
+        assert plain["prompt"].item() == "a red fox" and plain["class_logits"].shape == (1000,)
 
 
 def test_same_content_gives_identical_bytes(tmp_path):
-    save_latents(tmp_path / "a.npz", record())
-    save_latents(tmp_path / "b.npz", record())
+    record().save(tmp_path / "a.npz")
+    record().save(tmp_path / "b.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no temporary files left
 
@@ -36,10 +42,70 @@ def test_same_content_gives_identical_bytes(tmp_path):
 def test_unreadable_and_incomplete_files_are_named(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(LatentsError, match="junk.npz' cannot be read"):
-        load_latents(tmp_path / "junk.npz")
+        Latents.load(tmp_path / "junk.npz")
     np.savez(tmp_path / "partial.npz", noise=np.zeros(128))
     with pytest.raises(LatentsError, match="partial.npz' lacks truncation, class_logits"):
-        load_latents(tmp_path / "partial.npz")
+        Latents.load(tmp_path / "partial.npz")
+
+
+@pytest.mark.parametrize("name", ["search-logits", "search-embedding", "sample", "notebook"])
+def test_files_written_before_the_record_had_a_type_load_and_save_unchanged(tmp_path, name):
+    latents = Latents.load(LANDED / f"{name}.npz")
+    latents.save(tmp_path / "again.npz")
+    assert (tmp_path / "again.npz").read_bytes() == (LANDED / f"{name}.npz").read_bytes()
+
+
+def test_files_written_before_the_record_had_a_type_hold_what_they_held():
+    logits, embedding = Latents.load(LANDED / "search-logits.npz"), Latents.load(LANDED / "search-embedding.npz")
+    assert logits.class_mode == "logits" and logits.class_vector.shape == (1000,) and not logits.grayscale
+    assert embedding.class_mode == "embedding" and embedding.class_vector.shape == (128,) and embedding.grayscale
+    assert logits.sentence == Sentence(text="t", index=0, sentence="A fox.", prompt="a fox:1 | rain:-0.5",
+                                       clip_prompt="a fox:1 | rain:-0.5", prompt_truncated=False)
+    assert logits.seed == 9 and logits.search.optimizer == "cma-es" and logits.search.initial_class == "random-mix"
+    assert -1 <= logits.search.judge2_similarity <= 1 and embedding.search.judge2_similarity is None
+    assert logits.search.best_iteration in (0, 1, 2) and len(logits.search.history["loss_best"]) == 3
+    assert logits.search.loss == pytest.approx(min(logits.search.history["loss_best"]))
+    assert logits.provenance["settings"]["search"]["population"] == 4
+    sample, notebook = Latents.load(LANDED / "sample.npz"), Latents.load(LANDED / "notebook.npz")
+    assert sample.sentence is None and sample.search is None and sample.seed == 3 and sample.truncation == 0.4
+    assert notebook.source == "nb_noise.txt + nb_class.txt" and notebook.truncation == 0.8
+
+
+def test_files_written_before_the_record_had_a_type_render_and_walk_as_they_did(generator):
+    from machine_imagination.film.walk import render_transition
+    from machine_imagination.render import render_still
+
+    records = {name: Latents.load(LANDED / f"{name}.npz")
+               for name in ("search-logits", "search-embedding", "sample", "notebook")}
+    with np.load(LANDED / "frames.npz") as frames:  # rendered by the landed main from the same files
+        for name, latents in records.items():
+            assert np.array_equal(render_still(generator, latents, 64), frames[f"still-{name}"]), name
+        walk = render_transition(generator, records["search-logits"], records["search-embedding"], 3, 64, 2,
+                                 "ease-in-out")
+        assert np.array_equal(np.concatenate(list(walk)), frames["walk-logits-embedding"])
+        walk = render_transition(generator, records["sample"], records["notebook"], 3, 64, 2)
+        assert np.array_equal(np.concatenate(list(walk)), frames["walk-sample-notebook"])
+
+
+def test_class_embedding_of_logits_is_the_softmax_mix_of_the_class_embeddings(generator):
+    latents = record()
+    p = np.exp(latents.class_vector.astype(np.float64))
+    p /= p.sum()
+    expected = p @ generator.class_embeddings().double().numpy()
+    assert np.allclose(latents.class_embedding(generator).numpy(), expected, atol=1e-5)
+    embedding = replace(latents, class_vector=expected.astype(np.float32), class_mode="embedding")
+    assert np.array_equal(embedding.class_embedding(generator).numpy(), expected.astype(np.float32))
+
+
+def test_a_search_outcome_round_trips(tmp_path):
+    outcome = SearchOutcome(loss=12.5, similarity=0.875, start_loss=20.0, best_iteration=4, optimizer="adam",
+                            initial_class="random-class", clip="clip-tiny", judge_similarity=0.5,
+                            history={"loss_best": np.array([20.0, 12.5])})
+    replace(record(), search=outcome, grayscale=True).save(tmp_path / "s.npz")
+    loaded = Latents.load(tmp_path / "s.npz")
+    assert loaded.grayscale and loaded.search.judge2_similarity is None
+    assert replace(loaded.search, history={}) == replace(outcome, history={})
+    assert np.array_equal(loaded.search.history["loss_best"], [20.0, 12.5])
 
 
 def test_notebook_text_files_round_trip(tmp_path):
@@ -49,12 +115,12 @@ def test_notebook_text_files_round_trip(tmp_path):
     assert noise_txt.name == "fox_noise.txt" and class_txt.name == "fox_class.txt"
     assert len(class_txt.read_text().splitlines()) == 1000
     back = from_notebook(noise_txt, class_txt, truncation=0.7)
-    assert np.allclose(back["noise"], record()["noise"], atol=1e-6)
+    assert np.allclose(back.noise, record().noise, atol=1e-6)
     softmax = lambda v: np.exp(v - v.max()) / np.exp(v - v.max()).sum()  # noqa: E731
-    assert np.allclose(softmax(back["class_logits"].astype(np.float64)),
-                       softmax(record()["class_logits"].astype(np.float64)), atol=1e-7)
-    save_latents(tmp_path / "fox.npz", back)
-    assert load_latents(tmp_path / "fox.npz")["truncation"] == 0.7
+    assert np.allclose(softmax(back.class_vector.astype(np.float64)),
+                       softmax(record().class_vector.astype(np.float64)), atol=1e-7)
+    back.save(tmp_path / "fox.npz")
+    assert Latents.load(tmp_path / "fox.npz").truncation == 0.7
 
 
 def test_notebook_files_of_the_wrong_size_are_named(tmp_path):

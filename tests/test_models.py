@@ -1,16 +1,10 @@
 import pytest
 import torch
 
-from machine_imagination import models
-from machine_imagination.models import (
-    CheckpointMismatchError,
-    ModelError,
-    ModelUnavailableError,
-    check_clip_spec,
-    check_generator_spec,
-    load_clip,
-    load_generator,
-)
+from machine_imagination.models import CheckpointMismatchError, ModelError, ModelUnavailableError
+from machine_imagination.models.clip import check_clip_spec, load_clip
+from machine_imagination.models.device import select_device
+from machine_imagination.models.generator import check_generator_spec, load_generator
 
 
 def test_tiny_generator_loads_from_the_real_directory_format(tiny_models, generator):
@@ -32,9 +26,9 @@ def test_render_clamps_noise_to_twice_the_truncation(generator):
 
 
 def test_tiny_models_are_deterministic(tmp_path, tiny_models):
-    from machine_imagination.pipeline import tiny_models_job
+    from machine_imagination.worlds.tiny import write_tiny_models
 
-    tiny_models_job(tmp_path / "g", tmp_path / "c")
+    write_tiny_models(tmp_path / "g", tmp_path / "c")
     for name, directory in (("g", tiny_models[0]), ("c", tiny_models[1])):
         for file in directory.iterdir():
             a = torch.load(file, weights_only=True) if file.suffix == ".bin" else file.read_text()
@@ -133,11 +127,11 @@ def test_named_clip_offline_gives_one_clear_error(monkeypatch):
 
 
 def test_select_device():
-    assert models.select_device("cpu").type == "cpu"
+    assert select_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="no CUDA GPU"):
-            models.select_device("cuda")
-        assert models.select_device("auto").type == "cpu"
+            select_device("cuda")
+        assert select_device("auto").type == "cpu"
 
 
 def test_openai_spelling_of_a_clip_name_gets_a_hint():

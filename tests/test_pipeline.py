@@ -1,9 +1,9 @@
 """The pipeline's job functions, called directly (the Snakemake scripts are thin wrappers of these)."""
 import numpy as np
 
-from machine_imagination.config import validate_config
-from machine_imagination.history import read_history_tsv
-from machine_imagination.latents import load_latents
+from machine_imagination.latents import Latents
+from machine_imagination.project import validate_config
+from machine_imagination.search.history import read_history_tsv
 from test_walk_and_film import decode
 
 
@@ -18,7 +18,7 @@ def tiny_config(tiny_models, **search):
 
 
 def test_search_job_writes_everything_a_search_leaves_behind(tmp_path, tiny_models):
-    from machine_imagination.pipeline import search_job
+    from machine_imagination.search.job import search_job
 
     config = tiny_config(tiny_models, optimizer="cma-es-terminal-adam", terminal_iterations=2,
                          initial_class="random-embeddings", progress_video=True, grayscale=True)
@@ -27,24 +27,28 @@ def test_search_job_writes_everything_a_search_leaves_behind(tmp_path, tiny_mode
                         seed=9, latents_path=paths["l.npz"], image_path=paths["i.png"], history_path=paths["h.tsv"],
                         plot_path=paths["h.png"], progress_path=paths["p.mp4"], search_overrides={"iterations": 2},
                         log=lambda message: None)
-    stored = load_latents(paths["l.npz"])
-    assert "class_embedding" in stored and "class_logits" not in stored and stored["grayscale"]
-    assert stored["prompt"] == "a fox:1 | rain:-0.5" and stored["optimizer"] == "cma-es-terminal-adam"
-    assert stored["provenance"]["overrides"] == {"iterations": 2}
-    assert -1 <= stored["judge_similarity"] <= 1 and -1 <= stored["judge2_similarity"] <= 1
+    stored = Latents.load(paths["l.npz"])
+    with np.load(paths["l.npz"]) as plain:  # the file: an embedding was searched, not logits
+        assert "class_embedding" in plain.files and "class_logits" not in plain.files
+    assert stored.class_mode == "embedding" and stored.grayscale
+    assert stored.sentence.prompt == "a fox:1 | rain:-0.5" and stored.search.optimizer == "cma-es-terminal-adam"
+    assert stored.provenance["overrides"] == {"iterations": 2}
+    assert -1 <= stored.search.judge_similarity <= 1 and -1 <= stored.search.judge2_similarity <= 1
     history = read_history_tsv(paths["h.tsv"])
     assert [row["phase"] for row in history] == ["cma-es", "cma-es", "adam", "adam"]  # 2 overridden + 2 terminal
-    assert len(stored["history_loss_best"]) == 4
+    assert len(stored.search.history["loss_best"]) == 4
     meta, frames = decode(paths["p.mp4"])
     assert len(frames) == 4 and meta["fps"] == 2  # the best candidate of every iteration
     assert np.abs(frames[..., 0].astype(int) - frames[..., 1]).max() < 8  # grey, up to H.264's rounding
-    assert record["loss"] == stored["loss"]
+    assert record.search.loss == stored.search.loss
 
 
 def test_search_job_story_start_and_film_of_embedding_latents(tmp_path, tiny_models):
-    from machine_imagination.film import CaptionStyle, Encoding, render_segment
-    from machine_imagination.models import load_generator
-    from machine_imagination.pipeline import search_job
+    from machine_imagination.film.captions import CaptionStyle
+    from machine_imagination.film.walk import render_segment
+    from machine_imagination.models.generator import load_generator
+    from machine_imagination.search.job import search_job
+    from machine_imagination.video import Encoding
 
     config = tiny_config(tiny_models)
     common = dict(text_name="t", sentence="s", seed=1, log=lambda message: None)
@@ -55,10 +59,10 @@ def test_search_job_story_start_and_film_of_embedding_latents(tmp_path, tiny_mod
                         prompt_parts=[["a hen", 1]], latents_path=tmp_path / "1.npz", image_path=tmp_path / "1.png",
                         history_path=tmp_path / "1.tsv", plot_path=tmp_path / "1p.png",
                         previous_latents=tmp_path / "0.npz", **common)
-    assert "class_logits" in first and "class_embedding" in second
+    assert first.class_mode == "logits" and second.class_mode == "embedding"
     # A walk between a logits record and an embedding record goes through class embeddings.
     generator = load_generator(str(tiny_models[0]))
-    frames = render_segment(generator, load_latents(tmp_path / "0.npz"), load_latents(tmp_path / "1.npz"), "x",
+    frames = render_segment(generator, Latents.load(tmp_path / "0.npz"), Latents.load(tmp_path / "1.npz"), "x",
                             tmp_path / "seg.mp4", hold=2, steps=3, size=None, batch=4, style=CaptionStyle(),
                             encoding=Encoding(fps=10, preset="ultrafast"))
     assert frames == 5
@@ -69,8 +73,8 @@ def test_job_log_keeps_the_error_in_the_log_and_restores_the_streams(tmp_path):
 
     import pytest
 
-    from machine_imagination.checkpoint import SearchInterrupted
-    from machine_imagination.pipeline import job_log
+    from machine_imagination.files import job_log
+    from machine_imagination.search.checkpoint import SearchInterrupted
 
     stdout, stderr = sys.stdout, sys.stderr
     with pytest.raises(SearchInterrupted):
@@ -83,15 +87,15 @@ def test_job_log_keeps_the_error_in_the_log_and_restores_the_streams(tmp_path):
 
 
 def test_search_job_applies_the_speed_settings(tmp_path, tiny_models, monkeypatch):
-    import machine_imagination.models as models
-    from machine_imagination.pipeline import search_job
+    import machine_imagination.models.device as device
+    from machine_imagination.search.job import search_job
 
     calls = []
-    tune = models.tune_for_speed
-    monkeypatch.setattr(models, "tune_for_speed", lambda *a, **k: calls.append(k) or tune(*a, **k))
+    tune = device.tune_for_speed
+    monkeypatch.setattr(device, "tune_for_speed", lambda *a, **k: calls.append(k) or tune(*a, **k))
     config = tiny_config(tiny_models, channels_last=True, iterations=2)
     search_job(config, text_name="t", index=0, sentence="A fox.", prompt_parts=[["a fox", 1]], seed=3,
                latents_path=tmp_path / "l.npz", image_path=tmp_path / "i.png", history_path=tmp_path / "h.tsv",
                plot_path=tmp_path / "h.png", log=lambda message: None)
     assert calls == [{"channels_last": True, "compiled": False}]
-    assert load_latents(tmp_path / "l.npz")["provenance"]["settings"]["search"]["channels_last"] is True
+    assert Latents.load(tmp_path / "l.npz").provenance["settings"]["search"]["channels_last"] is True

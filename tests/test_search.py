@@ -2,24 +2,20 @@ import numpy as np
 import pytest
 import torch
 
-from machine_imagination.search import (
-    INITIAL_CLASS_MODES,
-    OPTIMIZERS,
-    Objective,
-    SearchSettings,
-    imagenet_classes,
-    initial_class_vectors,
-    judge,
-    random_crop_boxes,
-    resolve_class,
-    search_prompt,
-)
+from machine_imagination.latents import Latents
+from machine_imagination.models.classes import INITIAL_CLASS_MODES, imagenet_classes, resolve_class
+from machine_imagination.search.augment import random_crop_boxes
+from machine_imagination.search.judge import judge
+from machine_imagination.search.loop import search_prompt
+from machine_imagination.search.objective import Objective
+from machine_imagination.search.settings import OPTIMIZERS, SearchSettings
+from machine_imagination.search.starts import initial_class_vectors
 
 SMALL = SearchSettings(iterations=4, population=6, crops=4, generator_batch=4, clip_batch=8)
 
 
 def test_settings_from_config_take_truncation_from_the_generator():
-    from machine_imagination.config import validate_config
+    from machine_imagination.project import validate_config
 
     config = validate_config({"texts": {"t": "t.txt"}, "generator": {"truncation": 0.4},
                               "search": {"population": 12}, "judge": {"crops": 9}})
@@ -176,7 +172,7 @@ def test_grayscale_and_stochastic_truncation(generator, clip):
 
 
 def test_story_start_keeps_part_of_the_previous_latents(generator, clip):
-    previous = {"noise": np.full(128, 1.0, np.float32), "class_logits": np.zeros(1000, np.float32)}
+    previous = Latents(noise=np.full(128, 1.0, np.float32), class_vector=np.zeros(1000, np.float32))
     settings = SearchSettings(optimizer="adam", iterations=1, crops=2, story_keep=1.0, learning_rate=1e-9)
     result = search_prompt("x", seed=1, generator=generator, clip=clip, settings=settings, start=previous)
     assert np.allclose(result.noise, 1.0, atol=1e-4)
@@ -234,7 +230,7 @@ def test_rgb_conv_keeping_three_channels_gives_the_same_image(tiny_models):
     """load_generator swaps BigGAN's 128-channel conv_to_rgb for one computing the 3 kept channels."""
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
-    from machine_imagination.models import load_generator
+    from machine_imagination.models.generator import load_generator
 
     original = BigGAN(BigGANConfig.from_json_file(tiny_models[0] / "config.json"))
     original.load_state_dict(torch.load(tiny_models[0] / "pytorch_model.bin", weights_only=True))
@@ -290,7 +286,9 @@ def test_autocast_scores_close_to_fp32(generator, clip, precision):
 
 
 def fresh_models(tiny_models, **speed):
-    from machine_imagination.models import load_clip, load_generator, tune_for_speed
+    from machine_imagination.models.clip import load_clip
+    from machine_imagination.models.device import tune_for_speed
+    from machine_imagination.models.generator import load_generator
 
     generator, clip = load_generator(str(tiny_models[0])), load_clip(str(tiny_models[1]), None)
     tune_for_speed(generator, clip, **speed)
@@ -327,7 +325,7 @@ def test_compiled_networks_give_the_same_images_and_scores(tiny_models):
 
 
 def test_an_objective_that_is_nan_everywhere_stops_the_search_with_a_clear_error(generator, clip, monkeypatch):
-    from machine_imagination.search import SearchError
+    from machine_imagination.search.state import SearchError
 
     render = generator.render
     monkeypatch.setattr(generator, "render", lambda *a, **k: render(*a, **k) * float("nan"))
@@ -350,7 +348,7 @@ def test_candidates_with_a_nan_objective_are_never_the_best(generator, clip, mon
 
 
 def test_precision_warning_names_the_gpu_and_what_to_use_instead():
-    from machine_imagination.search import precision_warning
+    from machine_imagination.models.device import precision_warning
 
     warning = precision_warning("bf16", "Tesla T4", (7, 5))
     assert "Tesla T4" in warning and "7.5" in warning and "use fp16" in warning

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import REPO
-from machine_imagination import shapes
-from machine_imagination.shapes import Description, Scene
+from machine_imagination.worlds import shapes
+from machine_imagination.worlds.shapes import Description, Scene
 
 SHIPPED = REPO / "models" / "shapes"
 
@@ -102,7 +102,8 @@ def test_the_judge_finds_nothing_in_a_plain_image_and_reads_any_square_size():
 
 @pytest.fixture(scope="module")
 def shipped():
-    from machine_imagination.models import load_clip, load_generator
+    from machine_imagination.models.clip import load_clip
+    from machine_imagination.models.generator import load_generator
 
     return load_generator(str(SHIPPED / "biggan-shapes")), load_clip(str(SHIPPED / "clip-shapes"), None)
 
@@ -123,14 +124,14 @@ def test_the_shipped_models_load_through_the_real_loaders_in_the_real_formats(sh
 
 
 def test_the_shipped_clip_tells_shapes_and_colours_apart(shipped):
-    from machine_imagination.shapes_training import clip_zero_shot
+    from machine_imagination.worlds.shapes_training import clip_zero_shot
 
     accuracy = clip_zero_shot(shipped[1], count=240, seed=31)
     assert accuracy["shape"] >= 0.99 and accuracy["colour"] >= 0.99
 
 
 def test_the_shipped_generator_draws_what_its_inputs_say(shipped):
-    from machine_imagination.shapes_training import generator_samples, judge_accuracy
+    from machine_imagination.worlds.shapes_training import generator_samples, judge_accuracy
 
     accuracy = judge_accuracy(*generator_samples(shipped[0], count=120, seed=5))
     assert accuracy["shape"] >= 0.98 and accuracy["colour"] == 1.0 and accuracy["all_clear"] >= 0.95
@@ -140,7 +141,9 @@ def test_the_search_finds_what_held_out_prompts_say_and_a_random_image_does_not(
     """The demo's settings (the benchmark's best) on held-out prompts, judged by pixels alone."""
     import yaml
 
-    from machine_imagination.search import SearchSettings, search_prompt, truncated_noise
+    from machine_imagination.search.loop import search_prompt
+    from machine_imagination.search.settings import SearchSettings
+    from machine_imagination.search.starts import truncated_noise
 
     generator, clip = shipped
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
@@ -159,7 +162,9 @@ def test_the_search_finds_what_held_out_prompts_say_and_a_random_image_does_not(
 
 
 def test_named_classes_of_the_shapes_generator_resolve_and_typos_get_suggestions(shipped):
-    from machine_imagination.search import SearchSettings, initial_class_vectors, nearest_class, resolve_class
+    from machine_imagination.models.classes import resolve_class
+    from machine_imagination.search.settings import SearchSettings
+    from machine_imagination.search.starts import initial_class_vectors, nearest_class
 
     generator, clip = shipped
     assert resolve_class("blue square", generator.class_names) == shapes.CLASS_NAMES.index("blue square")
@@ -173,7 +178,7 @@ def test_named_classes_of_the_shapes_generator_resolve_and_typos_get_suggestions
 
 def test_retraining_is_deterministic_and_depends_on_the_seed(tmp_path, capsys):
     from machine_imagination.cli import main
-    from machine_imagination.shapes_training import TrainingPlan, compare_models, train_models
+    from machine_imagination.worlds.shapes_training import TrainingPlan, compare_models, train_models
 
     train_models(tmp_path / "a", TrainingPlan(generator_steps=3, clip_steps=2, threads=2), log=lambda m: None)
     train_models(tmp_path / "c", TrainingPlan(generator_steps=3, clip_steps=2, threads=2, seed=1), log=lambda m: None)

@@ -84,7 +84,7 @@ def test_seed_depends_only_on_project_seed_and_index(tmp_path):
 
 
 def test_long_prompt_truncation_is_recorded():
-    from machine_imagination.models import load_tokenizer
+    from machine_imagination.models.clip import load_tokenizer
 
     tokenizer = load_tokenizer("ViT-B-32")  # the stock BPE tokenizer ships with open_clip: no download
     short = fit_prompt(tokenizer, "a red fox")

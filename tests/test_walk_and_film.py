@@ -3,19 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from machine_imagination.film import (
-    CaptionStyle,
-    Encoding,
-    FilmError,
-    SegmentWriter,
-    burn_caption,
-    concat_segments,
-    render_card,
-    render_segment,
-    srt_time,
-    write_srt,
-)
-from machine_imagination.walk import FramePlan, frame_plan, render_transition, slerp, transition_times
+from machine_imagination.film.captions import CaptionStyle, burn_caption, render_card, srt_time, write_srt
+from machine_imagination.film.plan import FramePlan, frame_plan
+from machine_imagination.film.walk import render_segment, render_transition, slerp, transition_times
+from machine_imagination.latents import Latents
+from machine_imagination.video import Encoding, FilmError, VideoWriter, concat_videos
 
 
 def decode(path):
@@ -117,9 +109,9 @@ def test_unknown_font_is_a_clear_error():
         burn_caption(np.zeros((64, 64, 3), np.uint8), "x", CaptionStyle(font="/nope.ttf"))
 
 
-def test_segment_writer_refuses_odd_sizes(tmp_path):
+def test_video_writer_refuses_odd_sizes(tmp_path):
     with pytest.raises(FilmError, match="even"):
-        SegmentWriter(tmp_path / "x.mp4", 65, 64, Encoding())
+        VideoWriter(tmp_path / "x.mp4", 65, 64, Encoding())
 
 
 def test_segments_join_without_lost_or_duplicated_frames(tmp_path):
@@ -127,13 +119,13 @@ def test_segments_join_without_lost_or_duplicated_frames(tmp_path):
     levels, paths = [], []
     for s, count in enumerate((4, 5, 3)):
         paths.append(tmp_path / f"{s}.mp4")
-        with SegmentWriter(paths[-1], 32, 32, Encoding(fps=10, crf=0, preset="ultrafast")) as writer:
+        with VideoWriter(paths[-1], 32, 32, Encoding(fps=10, crf=0, preset="ultrafast")) as writer:
             for k in range(count):
                 level = 20 + 15 * len(levels)
                 levels.append(level)
                 writer.write(np.full((32, 32, 3), level, np.uint8))
         assert writer.frames == count
-    concat_segments(paths, tmp_path / "film.mp4")
+    concat_videos(paths, tmp_path / "film.mp4")
     meta, frames = decode(tmp_path / "film.mp4")
     assert meta["fps"] == 10 and meta["size"] == (32, 32)
     assert len(frames) == len(levels)
@@ -143,17 +135,17 @@ def test_segments_join_without_lost_or_duplicated_frames(tmp_path):
 
 def test_failed_encoding_leaves_no_output(tmp_path):
     with pytest.raises(RuntimeError):
-        with SegmentWriter(tmp_path / "x.mp4", 32, 32, Encoding()) as writer:
+        with VideoWriter(tmp_path / "x.mp4", 32, 32, Encoding()) as writer:
             writer.write(np.zeros((2, 32, 32, 3), np.uint8))
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_render_segment_frames_follow_the_walk(tmp_path, generator):
-    a = {"noise": np.zeros(128, np.float32), "class_logits": np.zeros(1000, np.float32), "truncation": 1.0}
+    a = Latents(noise=np.zeros(128, np.float32), class_vector=np.zeros(1000, np.float32), truncation=1.0)
     rng = np.random.default_rng(0)
-    b = {"noise": rng.normal(size=128).astype(np.float32), "class_logits": rng.normal(size=1000).astype(np.float32),
-         "truncation": 1.0}
+    b = Latents(noise=rng.normal(size=128).astype(np.float32), class_vector=rng.normal(size=1000).astype(np.float32),
+                truncation=1.0)
     frames = render_segment(generator, a, b, "Hello.", tmp_path / "seg.mp4", hold=3, steps=4, size=None,
                             batch=3, style=CaptionStyle(), encoding=Encoding(fps=10, crf=10, preset="ultrafast"))
     assert frames == 7

@@ -65,7 +65,7 @@ def results(project):
 
 
 def test_outputs_are_named_by_index_and_record_what_made_them(project):
-    from machine_imagination.latents import load_latents
+    from machine_imagination.latents import Latents
     from machine_imagination.text import read_prompts_tsv
 
     out = results(project)
@@ -74,18 +74,18 @@ def test_outputs_are_named_by_index_and_record_what_made_them(project):
     assert sorted(p.name for p in (out / "latents").iterdir()) == [f"{i:04d}.npz" for i in range(4)]
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"{i:04d}.png" for i in range(4)]
     for i, row in enumerate(rows):
-        record = load_latents(out / "latents" / f"{i:04d}.npz")
-        assert record["noise"].shape == (128,) and record["class_logits"].shape == (1000,)
-        assert record["sentence"] == SENTENCES[i] and record["prompt"] == row["prompt"]
-        assert record["seed"] == int(row["seed"]) and record["index"] == i
-        assert record["generator"] == "resources/tiny-models/biggan-tiny"
-        assert record["provenance"]["settings"]["search"]["population"] == 4
-        assert record["provenance"]["packages"]["torch"]
-        assert len(record["history_loss_best"]) == 3
+        record = Latents.load(out / "latents" / f"{i:04d}.npz")
+        assert record.noise.shape == (128,) and record.class_mode == "logits" and record.class_vector.shape == (1000,)
+        assert record.sentence.sentence == SENTENCES[i] and record.sentence.prompt == row["prompt"]
+        assert record.seed == int(row["seed"]) and record.sentence.index == i
+        assert record.generator == "resources/tiny-models/biggan-tiny"
+        assert record.provenance["settings"]["search"]["population"] == 4
+        assert record.provenance["packages"]["torch"]
+        assert len(record.search.history["loss_best"]) == 3
     for name in ("make_tiny_models.log", "four/split_text.log", "four/search/0000.log", "four/segments/0003.log"):
         assert (project / "logs" / name).is_file()
     assert (project / "benchmarks" / "four" / "search" / "0002.tsv").is_file()
-    from machine_imagination.history import read_history_tsv
+    from machine_imagination.search.history import read_history_tsv
 
     history = read_history_tsv(out / "history" / "0001.tsv")
     assert [row["iteration"] for row in history] == ["1", "2", "3"] and history[0]["phase"] == "cma-es"
@@ -96,14 +96,17 @@ def test_outputs_are_named_by_index_and_record_what_made_them(project):
 def test_film_frames_size_cards_pacing_and_caption_timing(project):
     import subprocess
 
-    from machine_imagination.film import CaptionStyle, ffmpeg_exe, render_card
-    from machine_imagination.latents import load_latents
-    from machine_imagination.models import load_generator
-    from machine_imagination.walk import frame_plan, render_still, render_transition
+    from machine_imagination.film.captions import CaptionStyle, render_card
+    from machine_imagination.film.plan import frame_plan
+    from machine_imagination.film.walk import render_transition
+    from machine_imagination.latents import Latents
+    from machine_imagination.models.generator import load_generator
+    from machine_imagination.render import render_still
+    from machine_imagination.video import ffmpeg_exe
 
     out = results(project)
     config = yaml.safe_load((project / "config.yaml").read_text())
-    from machine_imagination.config import validate_config
+    from machine_imagination.project import validate_config
 
     film = validate_config(config)["film"]
     plan = frame_plan(film, SENTENCES)
@@ -118,7 +121,7 @@ def test_film_frames_size_cards_pacing_and_caption_timing(project):
 
     # The frames the film should show, without captions: the cards, then the eased walk.
     generator = load_generator(str(project / "resources/tiny-models/biggan-tiny"))
-    latents = [load_latents(out / "latents" / f"{i:04d}.npz") for i in range(4)]
+    latents = [Latents.load(out / "latents" / f"{i:04d}.npz") for i in range(4)]
     style = CaptionStyle.from_config({"film": film})
     expected = [render_card("Four", SIZE, SIZE, style)] * plan.title
     for i in range(4):
@@ -235,9 +238,9 @@ def test_rerun_is_bit_identical_and_an_edit_reruns_only_what_it_touches(project,
     reroll = snakemake_run(project, "--configfile", "config.yaml")
     assert reroll.returncode == 0, reroll.stdout + reroll.stderr
     assert sorted(k for k, v in stamps.items() if (out / "latents" / k).stat().st_mtime_ns != v) == ["0003.npz"]
-    from machine_imagination.latents import load_latents
+    from machine_imagination.latents import Latents
 
-    assert load_latents(out / "latents" / "0003.npz")["seed"] == 12345
+    assert Latents.load(out / "latents" / "0003.npz").seed == 12345
 
 
 def dag_edges(run_output: str) -> set:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .shapes_training import SHAPES_MODELS, SHAPES_RETRAINED, SHAPES_TRAINING
+from .worlds.shapes_training import SHAPES_MODELS, SHAPES_RETRAINED, SHAPES_TRAINING
 
 
 class CommandError(Exception):
@@ -30,7 +30,7 @@ class CommandError(Exception):
 def load_settings(args) -> dict:
     """The project config (from --config, else config/config.yaml if present, else the defaults),
     with --generator/--clip/--pretrained/--device applied."""
-    from .config import load_config, validate_config
+    from .project import load_config, validate_config
 
     path = Path(args.config) if args.config else Path("config/config.yaml")
     if args.config and not path.is_file():
@@ -58,14 +58,15 @@ def add_model_options(parser, clip: bool = False) -> None:
 
 
 def generator_from(config):
-    from .models import load_generator, select_device
+    from .models.device import select_device
+    from .models.generator import load_generator
 
     return load_generator(config["generator"]["model"], select_device(config["search"]["device"]))
 
 
 def class_logits(name, class_names) -> np.ndarray:
     """Logits whose softmax is (within 1e-13) the one-hot vector of a class of the generator."""
-    from .search import resolve_class
+    from .models.classes import resolve_class
 
     try:
         index = resolve_class(name, class_names)
@@ -77,7 +78,7 @@ def class_logits(name, class_names) -> np.ndarray:
 
 
 def noise_for(seed: int, count: int, z_dim: int, truncation: float) -> np.ndarray:
-    from .search import truncated_noise
+    from .search.starts import truncated_noise
 
     return truncated_noise(np.random.default_rng(seed), count, z_dim, truncation).astype(np.float32)
 
@@ -100,7 +101,7 @@ def render_rows(generator, noise, logits, truncation, batch: int = 8, desc: str 
     import torch
     from tqdm import tqdm
 
-    from .walk import render_latents
+    from .render import render_latents
 
     frames = []
     batches = render_latents(generator, torch.as_tensor(noise), torch.as_tensor(logits), truncation, None, batch)
@@ -113,7 +114,7 @@ def render_rows(generator, noise, logits, truncation, batch: int = 8, desc: str 
 
 
 def cmd_sample(args) -> int:
-    from .latents import save_latents
+    from .latents import Latents
 
     config = load_settings(args)
     generator = generator_from(config)
@@ -124,9 +125,8 @@ def cmd_sample(args) -> int:
     if args.latents_dir:
         for k, z in enumerate(noise):
             seed, sample = args.seeds[k // args.samples], k % args.samples
-            save_latents(Path(args.latents_dir) / f"seed{seed}_{sample:02d}.npz",
-                         {"noise": z, "class_logits": logits, "truncation": np.float64(args.truncation),
-                          "seed": np.int64(seed), "generator": generator.name})
+            Latents(noise=z, class_vector=logits, truncation=args.truncation, seed=seed,
+                    generator=generator.name).save(Path(args.latents_dir) / f"seed{seed}_{sample:02d}.npz")
     print(f"{len(frames)} samples of class {args.class_name!r} -> {args.out}")
     return 0
 
@@ -134,7 +134,7 @@ def cmd_sample(args) -> int:
 def interpolation_path(a, b, steps: int, mode: str):
     import torch
 
-    from .walk import slerp
+    from .film.walk import slerp
 
     t = torch.linspace(0, 1, steps, dtype=torch.float64)
     if mode == "slerp":
@@ -150,7 +150,8 @@ def parse_endpoint(text: str) -> tuple[str, int]:
 
 
 def cmd_interpolate(args) -> int:
-    from .film import Encoding, SegmentWriter
+    from .latents import softmax
+    from .video import Encoding, VideoWriter
 
     if args.steps < 2:
         raise CommandError("--steps must be at least 2")
@@ -160,14 +161,14 @@ def cmd_interpolate(args) -> int:
     za, zb = (noise_for(s, 1, generator.z_dim, args.truncation)[0] for s in (seed_a, seed_b))
     ca, cb = class_logits(class_a, generator.class_names), class_logits(class_b, generator.class_names)
     if args.mode == "linear":  # the notebook interpolated the class *vectors* linearly: mix probabilities
-        ca, cb = (np.exp(c - c.max()) / np.exp(c - c.max()).sum() for c in (ca, cb))
+        ca, cb = softmax(ca), softmax(cb)
     noise, classes = interpolation_path(za, zb, args.steps, args.mode), interpolation_path(ca, cb, args.steps, args.mode)
     if args.mode == "linear":
         classes = classes.clamp_min(1e-12).log()
     frames = render_rows(generator, noise.numpy(), classes.float().numpy(), args.truncation)
     if str(args.out).endswith(".mp4"):
         side = frames[0].shape[0]
-        with SegmentWriter(args.out, side, side, Encoding(fps=args.fps, preset="medium")) as writer:
+        with VideoWriter(args.out, side, side, Encoding(fps=args.fps, preset="medium")) as writer:
             for frame in frames:
                 writer.write(frame)
     else:
@@ -177,7 +178,7 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .pipeline import search_job
+    from .search.job import search_job
     from .text import fill_prompt
 
     config = load_settings(args)
@@ -187,46 +188,48 @@ def cmd_search(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     parts = fill_prompt(config["text"]["template"], args.prompt, config["text"]["style"])
-    record = search_job(
+    latents = search_job(
         config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
         latents_path=out / "latents.npz", image_path=out / "image.png", history_path=out / "history.tsv",
         plot_path=out / "history.png", progress_path=None if args.no_video else out / "progress.mp4",
         checkpoint_path=out / "checkpoint.pkl", log=lambda message: print(message, file=sys.stderr),
     )
-    print(f"similarity {record['similarity']:.4f} (judge {record['judge_similarity']:.4f}) -> {out}/image.png")
+    print(f"similarity {latents.search.similarity:.4f} (judge {latents.search.judge_similarity:.4f}) "
+          f"-> {out}/image.png")
     return 0
 
 
-def load_walk_latents(path: str, generator) -> dict:
+def load_walk_latents(path: str, generator):
     """A latents file of the pipeline (.npz) or a notebook pair given by its _noise.txt (or _class.txt)."""
-    from .latents import LatentsError, from_notebook, load_latents
+    from .latents import Latents, LatentsError, from_notebook
 
     try:
         if path.endswith(".npz"):
-            record = load_latents(path)
+            latents = Latents.load(path)
         elif path.endswith("_noise.txt") or path.endswith("_class.txt"):
             prefix = path.rsplit("_", 1)[0]
-            record = from_notebook(f"{prefix}_noise.txt", f"{prefix}_class.txt", z_dim=generator.z_dim,
-                                   num_classes=generator.num_classes)
+            latents = from_notebook(f"{prefix}_noise.txt", f"{prefix}_class.txt", z_dim=generator.z_dim,
+                                    num_classes=generator.num_classes)
         else:
             raise CommandError(f"'{path}': give a .npz latents file or a notebook *_noise.txt / *_class.txt file")
     except LatentsError as err:
         raise CommandError(str(err)) from None
-    if np.asarray(record["noise"]).shape != (generator.z_dim,):
-        raise CommandError(f"'{path}': noise has {np.asarray(record['noise']).size} values, "
+    if np.asarray(latents.noise).shape != (generator.z_dim,):
+        raise CommandError(f"'{path}': noise has {np.asarray(latents.noise).size} values, "
                            f"the generator takes {generator.z_dim}")
-    cls = record.get("class_logits", record.get("class_embedding"))
-    expected = generator.num_classes if "class_logits" in record else generator.class_embeddings().shape[1]
-    if np.asarray(cls).shape != (expected,):
-        raise CommandError(f"'{path}': class vector has {np.asarray(cls).size} values, the generator takes {expected}")
-    return record
+    expected = generator.num_classes if latents.class_mode == "logits" else generator.class_embeddings().shape[1]
+    if np.asarray(latents.class_vector).shape != (expected,):
+        raise CommandError(f"'{path}': class vector has {np.asarray(latents.class_vector).size} values, "
+                           f"the generator takes {expected}")
+    return latents
 
 
 def cmd_walk(args) -> int:
     from tqdm import tqdm
 
-    from .film import CaptionStyle, Encoding, SegmentWriter, burn_caption
-    from .walk import render_still, render_transition
+    from .film.captions import CaptionStyle
+    from .film.walk import segment_frames
+    from .video import Encoding, VideoWriter
 
     if len(args.latents) < 2:
         raise CommandError("walk needs at least two latents files")
@@ -235,31 +238,26 @@ def cmd_walk(args) -> int:
     config = load_settings(args)
     generator = generator_from(config)
     records = [load_walk_latents(p, generator) for p in args.latents]
-    for record in records:
-        if args.truncation is not None:
-            record["truncation"] = args.truncation
-    captions = args.caption or ([str(r.get("sentence", "")) for r in records] if args.captions_from_latents else None)
-    style = CaptionStyle()
-    pairs = len(records) if args.loop else len(records) - 1
-    frames = 0
-    with SegmentWriter(args.out, *(2 * [args.size or generator.resolution]), Encoding(fps=args.fps)) as writer:
+    if args.truncation is not None:
+        records = [r.with_truncation(args.truncation) for r in records]
+    captions = args.caption or ([r.sentence.sentence if r.sentence else "" for r in records]
+                                if args.captions_from_latents else None)
+    side = args.size or generator.resolution
+    with VideoWriter(args.out, side, side, Encoding(fps=args.fps)) as writer:
         for i in tqdm(range(len(records)), desc="walking", unit="image", file=sys.stderr):
-            still = render_still(generator, records[i], args.size)
-            if captions and captions[i]:
-                still = burn_caption(still, captions[i], style)
-            writer.write(np.broadcast_to(still, (args.hold, *still.shape)))
-            if i < pairs:
-                following = records[(i + 1) % len(records)]
-                for chunk in render_transition(generator, records[i], following, args.steps, args.size, 10):
-                    writer.write(chunk)
-        frames = writer.frames
-    print(f"{frames} frames ({frames / args.fps:.1f} s) -> {args.out}")
+            following = records[(i + 1) % len(records)] if args.loop or i < len(records) - 1 else None
+            caption = captions[i] if captions else ""
+            for frames in segment_frames(generator, records[i], following, hold=args.hold, steps=args.steps,
+                                         size=args.size, batch=10, caption=caption,
+                                         style=CaptionStyle() if caption else None):
+                writer.write(frames)
+    print(f"{writer.frames} frames ({writer.frames / args.fps:.1f} s) -> {args.out}")
     return 0
 
 
 def cmd_fetch(args) -> int:
     """The pipeline's weight fetching (fetch.py, as the local rules use it), from the command line."""
-    from .fetch import FetchError, fetch, weights_plan
+    from .models.fetch import FetchError, fetch, weights_plan
 
     config = load_settings(args)
     if args.cache:
@@ -279,7 +277,7 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .manifest import verify_manifest
+    from .report.manifest import verify_manifest
 
     failed = False
     for root in args.results:
@@ -292,7 +290,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_shapes_train(args) -> int:
-    from .shapes_training import TrainingPlan, compare_models, train_models
+    from .worlds.shapes_training import TrainingPlan, compare_models, train_models
 
     plan = TrainingPlan(seed=args.seed, threads=args.threads, generator_steps=args.generator_steps,
                         clip_steps=args.clip_steps)
@@ -308,7 +306,7 @@ def cmd_shapes_train(args) -> int:
 
 
 def cmd_shapes_evaluate(args) -> int:
-    from .shapes_training import evaluate_models
+    from .worlds.shapes_training import evaluate_models
 
     root = Path(args.models)
     for name in ("biggan-shapes", "clip-shapes"):
@@ -406,9 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .config import ConfigError
     from .models import ModelError
-    from .search import SearchError
+    from .project import ConfigError
+    from .search.state import SearchError
     from .text import TextError
 
     try:

@@ -1,89 +1,196 @@
-"""Latents on disk: one `.npz` per sentence, written atomically and byte-for-byte reproducibly.
+"""The latents record: one image's point in BigGAN's latent space and what made it, typed in memory and
+a plain `.npz` on disk (one per sentence, written atomically and byte-for-byte reproducibly).
 
-Keys: noise [z_dim] and class_logits [num_classes] (float32, before clamping / softmax; searches that
-search the class embedding itself store class_embedding [embed_dim] instead), truncation, grayscale,
-loss, similarity, best_iteration, prompt, sentence, index, seed, generator, clip, history_* arrays and
-`provenance` (JSON: config, package versions). Strings are stored as numpy unicode scalars, so the
-file loads with `np.load(path)` and no pickle.
+The search produces a `Latents`; the film walks between them, the report summarises them, the CLI
+reads and writes them, the checkpoint keys a story start by one. This module is the only one that
+knows the file's keys:
+
+    noise [z_dim] float32, and class_logits [num_classes] (before the softmax) or, for searches of the
+      class embedding itself, class_embedding [embed_dim], float32; truncation, grayscale
+    the sentence: text, index, sentence, prompt, clip_prompt, prompt_truncated
+    the search: loss, similarity, start_loss, best_iteration, judge_similarity, judge2_similarity,
+      optimizer, initial_class, clip, history_<column> (one value per iteration)
+    what made it: seed, generator, source (a converted file), provenance (JSON: the config sections
+      that determine the result, the sentence's overrides, package versions)
+
+Strings are numpy unicode scalars, so a file loads with `numpy.load(path)` and no pickle. Files
+written before this module had a type (the same keys) load unchanged.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-REQUIRED_KEYS = ("noise", "truncation")  # and class_logits or class_embedding
-PACKAGES = ("machine-imagination", "torch", "torchvision", "open-clip-torch", "pytorch-pretrained-biggan",
-            "cma", "numpy", "pysbd", "snakemake", "imageio-ffmpeg")
+from .files import atomic_write_bytes
+
+CLASS_KEYS = {"logits": "class_logits", "embedding": "class_embedding"}
 
 
 class LatentsError(ValueError):
     """A latents file is unreadable or malformed; the message names the file."""
 
 
-def package_versions(names=PACKAGES) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+@dataclass(frozen=True)
+class Sentence:
+    """The sentence latents illustrate."""
 
-    versions = {}
-    for name in names:
+    text: str  # the text's name under `texts:` in the config
+    index: int  # the sentence's position in the text (0-based)
+    sentence: str
+    prompt: str  # what was searched ('text:weight | …' when weighted)
+    clip_prompt: str  # what CLIP saw of it (cut to its context)
+    prompt_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """How the search that found the latents went."""
+
+    loss: float  # of the best candidate ever seen
+    similarity: float  # its CLIP similarity to the prompt (weighted over the prompt's parts)
+    start_loss: float  # the objective at the starting point, before any search step
+    best_iteration: int  # the iteration (0-based) that found it
+    optimizer: str
+    initial_class: str
+    clip: str  # the CLIP model that guided it
+    judge_similarity: float | None = None  # fresh crops, the guiding CLIP (see search.judge)
+    judge2_similarity: float | None = None  # fresh crops, a second CLIP (judge.model)
+    history: dict = field(default_factory=dict)  # column -> [iterations] float64 (see search.history)
+
+
+@dataclass(frozen=True)
+class Latents:
+    noise: np.ndarray  # [z_dim] float32, before the generator clamps it to ±2·truncation
+    class_vector: np.ndarray  # [num_classes] logits, or [embed_dim] embedding (class_mode "embedding")
+    class_mode: str = "logits"
+    truncation: float = 1.0
+    grayscale: bool = False
+    seed: int | None = None
+    generator: str | None = None  # the generator spec it was made for
+    sentence: Sentence | None = None
+    search: SearchOutcome | None = None
+    source: str | None = None  # the files it was converted from (the notebook's text files)
+    provenance: dict | None = None
+
+    def class_embedding(self, generator):
+        """The class embedding the generator is given, as a CPU float32 tensor [embed_dim]: the stored
+        embedding, or the embedding of the softmax of the logits."""
+        import torch
+
+        if self.class_mode == "embedding":
+            return torch.as_tensor(self.class_vector)
+        logits = torch.as_tensor(self.class_vector, dtype=torch.float32, device=generator.device)
+        return generator.embed_logits(logits.unsqueeze(0))[0].cpu()
+
+    # -- on disk
+
+    def save(self, path: str | Path) -> None:
+        save_arrays(path, self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Latents":
+        """Read a latents file; raise LatentsError naming the file if it is unreadable or incomplete."""
+        path = Path(path)
         try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+            raise LatentsError(f"latents file '{path}' cannot be read: {err}") from None
+        missing = [k for k in ("noise", "truncation") if k not in arrays]
+        if not any(k in arrays for k in CLASS_KEYS.values()):
+            missing.append("class_logits")
+        if missing:
+            raise LatentsError(f"latents file '{path}' lacks {', '.join(missing)}")
+        return cls.from_arrays(arrays)
+
+    def to_arrays(self) -> dict:
+        """The file's entries (see the module's doc), with the numpy types they have always had."""
+        arrays = {
+            "noise": np.asarray(self.noise),
+            CLASS_KEYS[self.class_mode]: np.asarray(self.class_vector),
+            "truncation": np.float64(self.truncation),
+        }
+        if self.grayscale or self.search is not None:  # a search records it either way
+            arrays["grayscale"] = np.bool_(self.grayscale)
+        if self.seed is not None:
+            arrays["seed"] = np.int64(self.seed)
+        for key in ("generator", "source"):
+            if getattr(self, key) is not None:
+                arrays[key] = getattr(self, key)
+        if self.sentence is not None:
+            s = self.sentence
+            arrays.update(text=s.text, index=np.int64(s.index), sentence=s.sentence, prompt=s.prompt,
+                          clip_prompt=s.clip_prompt, prompt_truncated=np.bool_(s.prompt_truncated))
+        if self.search is not None:
+            o = self.search
+            arrays.update(loss=np.float64(o.loss), similarity=np.float64(o.similarity),
+                          start_loss=np.float64(o.start_loss), best_iteration=np.int64(o.best_iteration),
+                          optimizer=o.optimizer, initial_class=o.initial_class, clip=o.clip)
+            for key in ("judge_similarity", "judge2_similarity"):
+                if getattr(o, key) is not None:
+                    arrays[key] = np.float64(getattr(o, key))
+            arrays.update({f"history_{column}": np.asarray(values) for column, values in o.history.items()})
+        if self.provenance is not None:
+            arrays["provenance"] = json.dumps(self.provenance, sort_keys=True)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "Latents":
+        def value(key, default=None):
+            return arrays[key].item() if key in arrays else default
+
+        mode = "logits" if CLASS_KEYS["logits"] in arrays else "embedding"
+        sentence = None
+        if "index" in arrays:
+            sentence = Sentence(text=value("text", ""), index=int(value("index")), sentence=value("sentence", ""),
+                                prompt=value("prompt", ""), clip_prompt=value("clip_prompt", value("prompt", "")),
+                                prompt_truncated=bool(value("prompt_truncated", False)))
+        search = None
+        if "loss" in arrays:
+            search = SearchOutcome(
+                loss=value("loss"), similarity=value("similarity"), start_loss=value("start_loss", float("nan")),
+                best_iteration=int(value("best_iteration", -1)), optimizer=value("optimizer", ""),
+                initial_class=value("initial_class", ""), clip=value("clip", ""),
+                judge_similarity=value("judge_similarity"), judge2_similarity=value("judge2_similarity"),
+                history={key.removeprefix("history_"): arrays[key] for key in arrays if key.startswith("history_")})
+        provenance = json.loads(value("provenance")) if "provenance" in arrays else None
+        return cls(noise=arrays["noise"], class_vector=arrays[CLASS_KEYS[mode]], class_mode=mode,
+                   truncation=float(value("truncation")), grayscale=bool(value("grayscale", False)),
+                   seed=None if "seed" not in arrays else int(value("seed")), generator=value("generator"),
+                   sentence=sentence, search=search, source=value("source"), provenance=provenance)
+
+    def with_truncation(self, truncation: float) -> "Latents":
+        return replace(self, truncation=float(truncation))
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write via a temporary file and a rename, so an interrupted job never leaves a finished-looking file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def save_latents(path: str | Path, arrays: dict) -> None:
-    """Like np.savez, but with fixed zip timestamps (identical content -> identical bytes) and atomic."""
+def save_arrays(path: str | Path, arrays: dict) -> None:
+    """Like np.savez (compressed), but with fixed zip timestamps and members in sorted order (the same
+    content gives the same bytes), never pickled, and written atomically."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key in sorted(arrays):
-            value = arrays[key]
-            if isinstance(value, (dict, list)) and not isinstance(value, np.ndarray):
-                value = json.dumps(value, sort_keys=True)
-            array = np.asarray(value)
             member = io.BytesIO()
-            np.lib.format.write_array(member, array, allow_pickle=False)
+            np.lib.format.write_array(member, np.asarray(arrays[key]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, member.getvalue())
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_latents(path: str | Path) -> dict:
-    """Load a latents file into plain Python/numpy values; raise LatentsError naming the file if it is bad."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            values = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise LatentsError(f"latents file '{path}' cannot be read: {err}") from None
-    missing = [k for k in REQUIRED_KEYS if k not in values]
-    if "class_logits" not in values and "class_embedding" not in values:
-        missing.append("class_logits")
-    if missing:
-        raise LatentsError(f"latents file '{path}' lacks {', '.join(missing)}")
-    out = {}
-    for key, value in values.items():
-        if value.ndim == 0:
-            value = value.item()
-            if key == "provenance":
-                value = json.loads(value)
-        out[key] = value
-    return out
+# --------------------------------------------------------------------------- the workshop notebook's files
+
+
+def softmax(logits) -> np.ndarray:
+    """Class probabilities of logits (a numpy vector; in its own precision)."""
+    logits = np.asarray(logits)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    return probs
 
 
 def _read_vector(path: Path, size: int | None, what: str) -> np.ndarray:
@@ -97,7 +204,7 @@ def _read_vector(path: Path, size: int | None, what: str) -> np.ndarray:
 
 
 def from_notebook(noise_txt, class_txt, *, truncation: float = 1.0, z_dim: int | None = 128,
-                  num_classes: int | None = 1000) -> dict:
+                  num_classes: int | None = 1000) -> Latents:
     """Latents from the workshop notebook's `*_noise.txt` / `*_class.txt` (one number per line).
     The class file holds the vector BigGAN was given: probabilities (non-negative, summing to 1) are
     turned into logits whose softmax gives them back; anything else is taken as logits."""
@@ -105,19 +212,16 @@ def from_notebook(noise_txt, class_txt, *, truncation: float = 1.0, z_dim: int |
     classes = _read_vector(Path(class_txt), num_classes, "class")
     if classes.min() >= 0 and abs(classes.sum() - 1) < 1e-3:
         classes = np.log(np.clip(classes, 1e-12, None))
-    return {"noise": noise.astype(np.float32), "class_logits": classes.astype(np.float32),
-            "truncation": float(truncation), "source": f"{noise_txt} + {class_txt}"}
+    return Latents(noise=noise.astype(np.float32), class_vector=classes.astype(np.float32),
+                   truncation=float(truncation), source=f"{noise_txt} + {class_txt}")
 
 
-def to_notebook(record: dict, prefix) -> tuple[Path, Path]:
+def to_notebook(latents: Latents, prefix) -> tuple[Path, Path]:
     """Write `<prefix>_noise.txt` and `<prefix>_class.txt` as the notebook did (the class file holds
     the softmax probabilities BigGAN is given)."""
-    if "class_logits" not in record:
+    if latents.class_mode != "logits":
         raise LatentsError("latents searched as class embeddings have no class vector for the notebook")
-    logits = np.asarray(record["class_logits"], dtype=np.float64)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
     noise_path, class_path = Path(f"{prefix}_noise.txt"), Path(f"{prefix}_class.txt")
-    np.savetxt(noise_path, np.asarray(record["noise"], dtype=np.float64), fmt="%.9g")
-    np.savetxt(class_path, probs, fmt="%.9g")
+    np.savetxt(noise_path, np.asarray(latents.noise, dtype=np.float64), fmt="%.9g")
+    np.savetxt(class_path, softmax(np.asarray(latents.class_vector, dtype=np.float64)), fmt="%.9g")
     return noise_path, class_path

@@ -1,4 +1,6 @@
-"""Text -> prompts: read a text file, split it into sentences (or lines), template and seed each one."""
+"""The text stage: read a text file, split it into sentences (or lines), template and seed each one
+into a `Prompt`, apply the overrides table, and write `prompts.tsv` with how each prompt fits CLIP's
+context (the job of workflow/rules/text.smk)."""
 from __future__ import annotations
 
 import re
@@ -6,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write_text
+from .models.classes import check_initial_class
 
 
 class TextError(ValueError):
@@ -154,8 +159,6 @@ OVERRIDE_COLUMNS = {"seed": int, "initial_class": str, "iterations": int, "promp
 def read_overrides(path, sentences: int, class_names=None) -> dict:
     """An overrides table: a TSV with an `index` column and any of seed, initial_class, iterations,
     prompt; an empty cell keeps the project's value. Returns {index: {column: value}}."""
-    from .search import check_initial_class
-
     if not Path(path).is_file():
         raise TextError(f"overrides table '{path}' does not exist (check the path under 'overrides:' in the config)")
     lines = read_text(path).split("\n")
@@ -229,10 +232,24 @@ def write_prompts_tsv(prompts: list[Prompt], fits: list[PromptFit], path) -> Non
     for p, f in zip(prompts, fits, strict=True):
         rows.append("\t".join([str(p.index), p.sentence, p.prompt, str(p.seed), str(f.tokens),
                                str(f.truncated).lower(), f.clip_prompt]))
-    Path(path).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(rows) + "\n")
 
 
 def read_prompts_tsv(path) -> list[dict]:
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     header = lines[0].split("\t")
     return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+def write_prompts(prompts: list[Prompt], clip_model: str, path, log=print) -> None:
+    """The text stage's job: fit each prompt to CLIP's context and write `prompts.tsv`; say which
+    prompts CLIP sees only in part."""
+    from .models.clip import load_tokenizer
+
+    tokenizer = load_tokenizer(clip_model)
+    fits = [fit_prompt(tokenizer, p.parts) for p in prompts]
+    write_prompts_tsv(prompts, fits, path)
+    for p, f in zip(prompts, fits):
+        if f.truncated:
+            log(f"sentence {p.index}: prompt needs {f.tokens} tokens, more than CLIP's "
+                f"{tokenizer.context_length}; CLIP sees only: {f.clip_prompt!r}")

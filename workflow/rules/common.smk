@@ -1,22 +1,30 @@
 # Config validation and the project's sentences, at parse time: bad input stops the run here, before
-# any job starts, with a message that names the key, file or sentence at fault.
+# any job starts, with a message that names the key, file or sentence at fault. Then the input
+# functions the rules share.
 import re
 
 from snakemake.exceptions import WorkflowError
 
-from machine_imagination.config import ConfigError, check_models, project_prompts, validate_config
-from machine_imagination.models import ModelError, clip_files, generator_files
+from machine_imagination.film.plan import frame_plan
+from machine_imagination.models import ModelError
+from machine_imagination.models.clip import clip_files
+from machine_imagination.models.generator import generator_files
+from machine_imagination.project import ConfigError, resolve_project
 from machine_imagination.text import TextError
-from machine_imagination.tiny_models import TINY_CLIP, TINY_GENERATOR
-from machine_imagination.walk import frame_plan
+from machine_imagination.worlds.tiny import TINY_CLIP, TINY_GENERATOR
 
+# The whole project is resolved here, once: validated with its defaults, its texts split into prompts,
+# its models checked (by the main process only: jobs re-parse the workflow) and, with weights.cache,
+# the config rewritten to load the named models from there (weights.smk fetches them).
 try:
-    config.update(validate_config(config))
-    PROMPTS = project_prompts(config)
-    if workflow.is_main_process:  # jobs re-parse the workflow; the model check needs doing only once
-        check_models(config, buildable=(TINY_GENERATOR, TINY_CLIP))
+    PROJECT = resolve_project(
+        config, buildable=(TINY_GENERATOR, TINY_CLIP), models=workflow.is_main_process
+    )
 except (ConfigError, TextError, ModelError) as err:
     raise WorkflowError(str(err)) from None
+config.update(PROJECT.config)
+PROMPTS = PROJECT.prompts
+WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
 
 
 wildcard_constraints:

@@ -7,9 +7,6 @@ localrules:
     render_card,
     write_subtitles,
     assemble_film,
-    contact_sheet,
-    summarize,
-    write_manifest,
 
 
 rule render_segment:
@@ -105,70 +102,3 @@ rule assemble_film:
         "../../environment.yml"
     script:
         "../scripts/assemble_film.py"
-
-
-rule contact_sheet:
-    input:
-        lambda wildcards: expand(
-            "results/{text}/images/{index}.png", text=wildcards.text, index=indices(wildcards.text)
-        ),
-    output:
-        report(
-            "results/{text}/contact_sheet.png",
-            caption="../report/contact_sheet.rst",
-            category="{text}",
-            subcategory="Overview",
-        ),
-    log:
-        "logs/{text}/contact_sheet.log",
-    params:
-        captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
-    threads: 1
-    resources:
-        runtime=5,
-        mem_mb=2000,
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/contact_sheet.py"
-
-
-rule summarize:
-    input:
-        lambda wildcards: expand(
-            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
-        ),
-    output:
-        report(
-            "results/{text}/summary.tsv",
-            caption="../report/summary.rst",
-            category="{text}",
-            subcategory="Overview",
-        ),
-    log:
-        "logs/{text}/summarize.log",
-    threads: 1
-    resources:
-        runtime=5,
-        mem_mb=1000,
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/summarize.py"
-
-
-rule write_manifest:
-    input:
-        lambda wildcards: outputs_of(wildcards.text),
-    output:
-        "results/{text}/manifest.json",
-    log:
-        "logs/{text}/write_manifest.log",
-    threads: 1
-    resources:
-        runtime=10,
-        mem_mb=1000,
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/write_manifest.py"

@@ -1,5 +1,5 @@
 # The tiny offline models (config/offline.yaml): random, deterministic, in the real on-disk formats.
-from machine_imagination.shapes_training import (
+from machine_imagination.worlds.shapes_training import (
     SHAPES_CLIP_FILES,
     SHAPES_GENERATOR_FILES,
     SHAPES_MODELS,

@@ -1,5 +1,5 @@
 # Text -> prompts. The sentences themselves are split at parse time (common.smk) so that the DAG has
-# one search job per sentence; this rule writes them down, with how each prompt fits CLIP's context.
+# one search job per sentence; this rule writes those prompts down, with how each fits CLIP's context.
 
 
 localrules:
@@ -14,6 +14,9 @@ rule split_text:
         "results/{text}/prompts.tsv",
     log:
         "logs/{text}/split_text.log",
+    params:
+        prompts=lambda wildcards: PROMPTS[wildcards.text],
+        clip=config["clip"]["model"],
     threads: 1
     resources:
         runtime=5,

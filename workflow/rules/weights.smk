@@ -1,18 +1,8 @@
 # Weights for offline compute nodes. With `weights.cache` set, the named models (generator, clip, judge)
 # are fetched once, by local rules (they run in the Snakemake process itself, where the network is),
 # into that directory in the loaders' local formats, and verified before they are put in place; the
-# config then names those directories, so every job loads its weights from there and never touches
-# the network. `snakemake --cores 1 fetch_weights` fetches them alone (on a login node).
-from machine_imagination.fetch import cache_root, cached_config, weights_plan
-
-try:
-    WEIGHTS_CACHE = cache_root(config)
-    WEIGHTS = weights_plan(config)
-except ValueError as err:
-    raise WorkflowError(str(err)) from None
-config.update(cached_config(config, WEIGHTS))
-
-
+# config (resolved in common.smk) names those directories, so every job loads its weights from there
+# and never touches the network. `snakemake --cores 1 fetch_weights` fetches them alone (on a login node).
 localrules:
     fetch_weights,
 

@@ -1,5 +1,6 @@
 """Snakemake script: join the segments into results/<text>/film.mp4."""
-from machine_imagination.pipeline import film_job, job_log
+from machine_imagination.files import job_log
+from machine_imagination.film.jobs import film_job
 
 with job_log(snakemake.log[0]):
     film_job(snakemake.config, list(snakemake.input.segments), snakemake.params.captions, snakemake.output.film,

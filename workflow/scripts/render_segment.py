@@ -1,5 +1,6 @@
 """Snakemake script: render and encode one film segment."""
-from machine_imagination.pipeline import job_log, segment_job
+from machine_imagination.files import job_log
+from machine_imagination.film.jobs import segment_job
 
 # The last segment walks nowhere (unless the film loops): its next_latents input is an empty list.
 following = snakemake.input.next_latents

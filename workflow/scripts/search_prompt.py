@@ -1,5 +1,6 @@
 """Snakemake script: search one sentence's latents."""
-from machine_imagination.pipeline import job_log, search_job
+from machine_imagination.files import job_log
+from machine_imagination.search.job import search_job
 
 with job_log(snakemake.log[0]):
     search_job(

@@ -1,8 +1,8 @@
 """Snakemake script: retrain the shapes world's models and compare them with the shipped ones."""
 from pathlib import Path
 
-from machine_imagination.pipeline import job_log
-from machine_imagination.shapes_training import compare_models, train_models
+from machine_imagination.files import job_log
+from machine_imagination.worlds.shapes_training import compare_models, train_models
 
 with job_log(snakemake.log[0]):
     out = Path(snakemake.output.evaluation).parent

@@ -1,5 +1,6 @@
 """Snakemake script: write results/<text>/film.srt."""
-from machine_imagination.pipeline import job_log, subtitles_job
+from machine_imagination.files import job_log
+from machine_imagination.film.jobs import subtitles_job
 
 with job_log(snakemake.log[0]):
     subtitles_job(snakemake.config, snakemake.params.captions, snakemake.output[0])

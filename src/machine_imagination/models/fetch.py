@@ -2,7 +2,7 @@
 
 With `weights.cache` set, the workflow's local rules (workflow/rules/weights.smk) call `fetch` where
 the network is, and the config is rewritten (`cached_config`) so that every job loads the models from
-that cache through the loaders' local-directory formats (see `models`):
+that cache through the loaders' local-directory formats (see `models.generator`, `models.clip`):
 
     <cache>/biggan/biggan-deep-512/    config.json + pytorch_model.bin          (generator.model)
     <cache>/open_clip/ViT-B-32-openai/ open_clip_config.json + open_clip_pytorch_model.bin
@@ -28,7 +28,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import BIGGAN_FILES, BIGGAN_NAMES, CLIP_DIR_FILES, clip_is_named
+from .clip import CLIP_DIR_FILES, clip_is_named
+from .generator import BIGGAN_FILES, BIGGAN_NAMES
 
 MANIFEST = "SHA256SUMS"
 HF_WEIGHTS = "open_clip_pytorch_model.bin"  # open_clip's default file in a hub repository
@@ -258,7 +259,8 @@ def is_fetched(directory: str | Path, names) -> bool:
 
 def _check_loads(item: Fetch, directory: Path) -> None:
     """Load the model once from `directory` with the pipeline's own loader (strict about tensors)."""
-    from .models import load_clip, load_generator
+    from .clip import load_clip
+    from .generator import load_generator
 
     try:
         if item.kind == "generator":

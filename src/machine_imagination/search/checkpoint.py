@@ -1,7 +1,8 @@
 """Checkpoints of a running search, so a preempted or timed-out cluster job loses (almost) nothing.
 
-The search saves its whole state (iteration, CMA-ES with its covariance, optimizer moments, the best
-candidate so far, the history, every random generator) atomically every N iterations and when the job is told to end: SLURM sends SIGTERM at the time limit
+The search saves its whole state (`search.state.SearchState`: the stage and step, CMA-ES with its
+covariance, optimizer moments, the best candidate so far, the history, every random generator)
+atomically every N iterations and when the job is told to end: SLURM sends SIGTERM at the time limit
 and on preemption (SIGUSR1 is caught too, but the profile sends none: `--signal=USR1` would also reach
 the Snakemake process inside the job, which does not survive it). A rerun of the same search finds
 the checkpoint and carries on, ending with exactly the latents an uninterrupted run finds. A
@@ -15,9 +16,9 @@ import pickle
 import signal
 from pathlib import Path
 
-from .latents import atomic_write_bytes
+from ..files import atomic_write_bytes
 
-FORMAT = 1
+FORMAT = 2  # 2: the state is a search.state.SearchState
 
 
 class SearchInterrupted(RuntimeError):
@@ -68,11 +69,11 @@ class Checkpointer:
         self.log(f"resuming from checkpoint {self.path} (after iteration {saved['done']})")
         return saved["state"]
 
-    def after_iteration(self, done: int, snapshot) -> None:
-        """Called after each iteration (`done` iterations so far); `snapshot()` returns the state."""
+    def after_iteration(self, done: int, state) -> None:
+        """Called after each iteration (`done` iterations so far) with the search's state."""
         if done % self.every == 0 or self.stop_signal:
             atomic_write_bytes(self.path, pickle.dumps({"format": FORMAT, "key": self.key, "done": done,
-                                                        "state": snapshot()}))
+                                                        "state": state}))
         if self.stop_signal:
             raise SearchInterrupted(f"stopped by {self.stop_signal} after iteration {done}; "
                                     f"checkpoint saved to {self.path}, rerun to resume")

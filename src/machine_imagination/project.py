@@ -1,11 +1,21 @@
-"""Project configuration: JSON-schema validation with defaults, and the checks that must pass before
-any heavy job starts (text files, template, model names). Errors name the key or file at fault."""
+"""A project: its config validated (JSON schema, defaults filled in) and checked, its texts' prompts,
+and its models resolved, in one place (`resolve_project`), before any job starts. Errors name the key
+or file at fault. Also what every output records of the config (`provenance`)."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from .files import package_versions
+from .models import ModelError
+from .models.classes import check_initial_class
+from .models.clip import check_clip_spec
+from .models.fetch import Fetch, cache_root, cached_config, weights_plan
+from .models.generator import check_generator_spec, generator_class_names
+from .text import Prompt, TextError, check_template, make_prompts
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
 
@@ -77,17 +87,12 @@ def check_settings(config: dict) -> None:
     """Settings that only code can check (the schema cannot): language, template, class, judge."""
     from pysbd.languages import LANGUAGE_CODES
 
-    from .text import check_template
-
     if config["text"]["language"] not in LANGUAGE_CODES:
         raise ConfigError(
             f"config key 'text.language': '{config['text']['language']}' is not a language pysbd splits "
             f"(known: {', '.join(sorted(LANGUAGE_CODES))})"
         )
     check_template(config["text"]["template"])
-    from .models import generator_class_names
-    from .search import check_initial_class
-
     try:
         check_initial_class(str(config["search"]["initial_class"]), generator_class_names(config["generator"]["model"]))
     except ValueError as err:
@@ -115,11 +120,8 @@ def check_settings(config: dict) -> None:
         raise ConfigError("config keys 'judge.model' and 'judge.pretrained' go together (or judge.model is a directory)")
 
 
-def project_prompts(config: dict) -> dict:
-    """name -> list of Prompt for every text of the project (raises TextError naming the file)."""
-    from .models import generator_class_names
-    from .text import TextError, make_prompts
-
+def project_prompts(config: dict) -> dict[str, list[Prompt]]:
+    """name -> the prompts of every text of the project (raises TextError naming the file)."""
     check_settings(config)
     unknown = sorted(set(config["overrides"]) - set(config["texts"]))
     if unknown:
@@ -137,15 +139,8 @@ def project_prompts(config: dict) -> dict:
     return prompts
 
 
-def text_prompts(config: dict, text_name: str) -> list:
-    """The prompts of one text of the project."""
-    return project_prompts({**config, "texts": {text_name: config["texts"][text_name]}})[text_name]
-
-
 def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:
     """Check that the configured models can be resolved; local paths in `buildable` are made by a rule."""
-    from .models import ModelError, check_clip_spec, check_generator_spec
-
     if config["generator"]["model"] not in buildable:
         check_generator_spec(config["generator"]["model"])
     if config["clip"]["model"] not in buildable:
@@ -155,3 +150,37 @@ def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:
             check_clip_spec(config["judge"]["model"], config["judge"]["pretrained"])
         except ModelError as err:
             raise type(err)(str(err).replace("clip.", "judge.")) from None
+
+
+@dataclass(frozen=True)
+class Project:
+    config: dict  # validated, defaults filled in; models read from weights.cache when it is set
+    prompts: dict  # text name -> [Prompt, …]
+    weights: list  # [models.fetch.Fetch, …]: the named models to fetch into weights.cache
+    weights_cache: str | None  # weights.cache, with ~ and $VARIABLES expanded
+
+
+def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool = True) -> Project:
+    """The project a config describes, checked in full before any job starts: 1. the schema (defaults
+    filled in), 2. the settings only code can check, 3. every text's prompts, 4. the models (skip with
+    `models=False`: a job re-reading the config need not), 5. the weights cache: the named models to
+    fetch there, and the config rewritten to read them from it."""
+    config = validate_config(raw)
+    prompts = project_prompts(config)
+    if models:
+        check_models(config, buildable)
+    try:
+        cache = cache_root(config)
+        weights: list[Fetch] = weights_plan(config)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return Project({**config, **cached_config(config, weights)}, prompts, weights, cache)
+
+
+def provenance(config: dict) -> dict:
+    """What an output records of the config: the sections that determine a search's result, and the
+    versions of the packages that made it."""
+    return {
+        "settings": {key: config[key] for key in ("seed", "text", "generator", "clip", "search")},
+        "packages": package_versions(),
+    }

@@ -4,10 +4,18 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .latents import atomic_write_bytes
+import numpy as np
+
+from ..files import atomic_write_bytes
 
 COLUMNS = ("iteration", "phase", "loss_mean", "loss_best", "similarity_best", "best_ever_loss",
            "noise_normality", "embedding_normality", "class_entropy", "top_classes")
+
+
+def history_columns(history: list[dict]) -> dict:
+    """The numeric columns of a history, one array each (what the latents record keeps of it)."""
+    numeric = [key for key, value in history[0].items() if isinstance(value, float)]
+    return {key: np.array([row[key] for row in history]) for key in numeric}
 
 
 def write_history_tsv(history: list[dict], path) -> None:

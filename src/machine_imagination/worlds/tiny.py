@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..models.clip import OPENAI_MEAN, OPENAI_STD
+from ..models.device import deterministic
+
 TINY_MODELS_DIR = "resources/tiny-models"
 TINY_GENERATOR = f"{TINY_MODELS_DIR}/biggan-tiny"
 TINY_CLIP = f"{TINY_MODELS_DIR}/clip-tiny"
@@ -35,10 +38,7 @@ TINY_CLIP_CONFIG = {
         "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
         "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
     },
-    "preprocess_cfg": {
-        "mean": [0.48145466, 0.4578275, 0.40821073],
-        "std": [0.26862954, 0.26130258, 0.27577711],
-    },
+    "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)},
 }
 
 
@@ -91,7 +91,7 @@ def calibrate_batchnorms(biggan, z, classes) -> None:
 
 
 def save_generator_dir(directory: str | Path, biggan, config: dict) -> Path:
-    """BigGAN's on-disk format: `config.json` + `pytorch_model.bin` (what `models.load_generator` reads)."""
+    """BigGAN's on-disk format: `config.json` + `pytorch_model.bin` (what `models.generator.load_generator` reads)."""
     import torch
 
     directory = Path(directory)
@@ -103,7 +103,7 @@ def save_generator_dir(directory: str | Path, biggan, config: dict) -> Path:
 
 def save_clip_dir(directory: str | Path, model, config: dict) -> Path:
     """open_clip's local-dir format: `open_clip_config.json` ({"model_cfg", "preprocess_cfg"}) +
-    `open_clip_pytorch_model.bin` (what `models.load_clip` reads)."""
+    `open_clip_pytorch_model.bin` (what `models.clip.load_clip` reads)."""
     import torch
 
     directory = Path(directory)
@@ -121,3 +121,10 @@ def write_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = open_clip.CLIP(**TINY_CLIP_CONFIG["model_cfg"])
     return save_clip_dir(directory, model, TINY_CLIP_CONFIG)
+
+
+def write_tiny_models(generator_dir, clip_dir, seed: int = 0) -> None:
+    """Both tiny models (rule make_tiny_models; the tests' fixtures), on one thread, deterministically."""
+    with deterministic(1):
+        write_tiny_generator(generator_dir, seed)
+        write_tiny_clip(clip_dir, seed)

@@ -1,22 +1,18 @@
-"""A text's results at a glance: the contact sheet and the per-sentence summary table of the report."""
+"""The contact sheet: every sentence's image in reading order, each with its index and sentence."""
 from __future__ import annotations
 
 import io
 
 import numpy as np
 
-from .latents import atomic_write_bytes, load_latents
-
-SUMMARY_COLUMNS = ("index", "sentence", "prompt", "seed", "optimizer", "loss", "similarity", "judge_similarity",
-                   "judge2_similarity", "best_iteration")
+from ..files import atomic_write_bytes
+from ..film.captions import load_font, wrap_text
 
 
 def contact_sheet(images: list, captions: list[str], path, *, thumb: int = 256, columns: int = 4,
                   font: str | None = None) -> None:
     """Every sentence's image in reading order, each with its index and (wrapped) sentence below it."""
     from PIL import Image, ImageDraw
-
-    from .film import load_font, wrap_text
 
     font_pixels = max(10, thumb // 18)
     small = load_font(font, font_pixels)
@@ -39,16 +35,3 @@ def contact_sheet(images: list, captions: list[str], path, *, thumb: int = 256, 
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def summary_table(latents_paths: list, path) -> None:
-    """One row per sentence: its prompt, seed and scores (search and held-out judge), as TSV."""
-    rows = ["\t".join(SUMMARY_COLUMNS)]
-    for latents_path in latents_paths:
-        record = load_latents(latents_path)
-        cells = []
-        for column in SUMMARY_COLUMNS:
-            value = record.get(column, "")
-            cells.append(f"{value:.4f}" if isinstance(value, float) else str(value))
-        rows.append("\t".join(cells))
-    atomic_write_bytes(path, ("\n".join(rows) + "\n").encode())

@@ -3,7 +3,7 @@
 Both are trained from a fixed seed with a fixed thread count and deterministic algorithms, so the
 same command writes byte-identical checkpoints. They are saved in the real on-disk formats (BigGAN:
 config.json + pytorch_model.bin; CLIP: open_clip's local-dir format) in fp16, and load through the
-same code as the real weights (`models.load_generator`, `models.load_clip`). The generator's
+same code as the real weights (`models.generator.load_generator`, `models.clip.load_clip`). The generator's
 directory also holds `class_names.txt`, which the search uses for 'from-prompt' and named classes.
 
 - Generator: pytorch-pretrained-biggan's `BigGAN` with 24 classes (shape x colour) at 64 px, trained
@@ -16,7 +16,6 @@ directory also holds `class_names.txt`, which the search uses for 'from-prompt' 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -25,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import AtomicFile
+from ..models.clip import OPENAI_MEAN, OPENAI_STD
+from ..models.device import deterministic
 from . import shapes
 
 SHAPES_MODELS = "models/shapes"  # the shipped checkpoints (committed)
@@ -71,28 +73,8 @@ CLIP_CONFIG = {
                        "pos_embed_type": "sin_cos_2d"},
         "text_cfg": {"context_length": 20, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 3},
     },
-    "preprocess_cfg": {
-        "mean": [0.48145466, 0.4578275, 0.40821073],
-        "std": [0.26862954, 0.26130258, 0.27577711],
-    },
+    "preprocess_cfg": {"mean": list(OPENAI_MEAN), "std": list(OPENAI_STD)},
 }
-
-
-@contextlib.contextmanager
-def deterministic(seed: int, threads: int):
-    """Same seed + same thread count -> the same floating-point operations in the same order; torch's
-    thread count and determinism setting are restored afterwards."""
-    import torch
-
-    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1])
 
 
 def save_state(model, path: Path, dtype=None) -> None:
@@ -101,9 +83,8 @@ def save_state(model, path: Path, dtype=None) -> None:
 
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
              for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with AtomicFile(path, tmp_name=path.name + ".tmp") as tmp:  # the archive inside is named after it
+        torch.save(state, tmp)
 
 
 def _lr_factor(step: int, steps: int, warmup: int) -> float:
@@ -176,7 +157,7 @@ def train_generator(directory, *, steps: int = SHAPES_TRAINING.generator_steps, 
     class_names.txt into `directory`."""
     import torch
 
-    with deterministic(seed, threads):
+    with deterministic(threads, seed=seed, strict=True):
         rng = np.random.default_rng(seed)
         model = new_generator(seed)
         # Spectral norm runs its power iteration only in train mode; BigGAN's batch norms always use their
@@ -276,7 +257,7 @@ def train_clip(directory, *, steps: int = SHAPES_TRAINING.clip_steps, batch: int
     import torch
     import torch.nn.functional as F
 
-    with deterministic(seed, threads):
+    with deterministic(threads, seed=seed, strict=True):
         rng = np.random.default_rng(seed + 1)
         model = new_clip(seed)
         model.train()
@@ -404,7 +385,7 @@ def train_models(directory=SHAPES_RETRAINED, plan: TrainingPlan = SHAPES_TRAININ
 
             both(f"{name}: {steps} steps, seed {plan.seed}, {plan.threads} threads, torch {_torch_version()}")
             train(out, steps=steps, seed=plan.seed, threads=plan.threads, log=both)
-    with deterministic(plan.seed, plan.threads):  # the evaluation's bytes too
+    with deterministic(plan.threads, seed=plan.seed, strict=True):  # the evaluation's bytes too
         return evaluate_models(directory / "biggan-shapes", directory / "clip-shapes", directory / "evaluation.json")
 
 
@@ -429,7 +410,8 @@ def compare_models(directory, reference) -> list[str]:
 def evaluate_models(generator_dir, clip_dir, out=None) -> dict:
     """The models' measured quality, through the real loaders: CLIP zero-shot accuracy on held-out
     renders, and the pixel judge's accuracy on fresh renders and on generator samples."""
-    from .models import load_clip, load_generator
+    from ..models.clip import load_clip
+    from ..models.generator import load_generator
 
     generator = load_generator(str(generator_dir))
     clip = load_clip(str(clip_dir), None)

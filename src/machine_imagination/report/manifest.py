@@ -6,7 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .latents import atomic_write_bytes, package_versions
+from ..files import package_versions, write_json
+from ..text import read_prompts_tsv
 
 MANIFEST = "manifest.json"
 SKIPPED_DIRS = ("checkpoints",)  # transient: a search's resumable state, deleted when it finishes
@@ -26,21 +27,22 @@ def output_files(root: Path) -> list[Path]:
                   and not p.name.startswith(".") and p.relative_to(root).parts[0] not in SKIPPED_DIRS)
 
 
-def write_manifest(root, config: dict, text_name: str, prompts) -> dict:
-    """Write `<root>/manifest.json`: the config, each sentence's seed, the models, package versions
-    and the SHA-256 of every file under `root`."""
+def write_manifest(root, config: dict, text_name: str) -> dict:
+    """Write `<root>/manifest.json`: the config, each sentence's seed and prompt (from the text's
+    prompts.tsv), the models, package versions and the SHA-256 of every file under `root`."""
     root = Path(root)
     manifest = {
         "text": text_name,
         "source": config["texts"][text_name],
         "config": {k: v for k, v in config.items() if k != "texts"},
-        "sentences": [{"index": p.index, "seed": p.seed, "prompt": p.prompt} for p in prompts],
+        "sentences": [{"index": int(row["index"]), "seed": int(row["seed"]), "prompt": row["prompt"]}
+                      for row in read_prompts_tsv(root / "prompts.tsv")],
         "models": {"generator": config["generator"]["model"],
                    "clip": f"{config['clip']['model']}/{config['clip']['pretrained']}"},
         "packages": package_versions(),
         "files": {p.relative_to(root).as_posix(): sha256(p) for p in output_files(root)},
     }
-    atomic_write_bytes(root / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    write_json(root / MANIFEST, manifest)
     return manifest
 
 

@@ -1,0 +1,92 @@
+"""Files every stage writes the same way: atomically (a killed job never leaves a finished-looking
+file), reproducibly (the same content gives the same bytes), with the job's log and the package
+versions that made them."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+# The packages whose versions every output records.
+PACKAGES = ("machine-imagination", "torch", "torchvision", "open-clip-torch", "pytorch-pretrained-biggan",
+            "cma", "numpy", "pysbd", "snakemake", "imageio-ffmpeg")
+
+
+class AtomicFile:
+    """A temporary file next to `path` that becomes `path` on `commit()` and disappears on `discard()`;
+    as a context manager (`with AtomicFile(path) as tmp:`) it commits when the block ends and
+    discards on an error. The temporary file is hidden (a results tree's manifest skips it) and keeps
+    the suffix (ffmpeg infers the format from it); `tmp_name` names it instead, for writers that record
+    their file's name in the file (torch.save names its archive after it)."""
+
+    def __init__(self, path: str | Path, tmp_name: str | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(tmp_name or f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
+
+    def commit(self) -> None:
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.discard() if kind else self.commit()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with AtomicFile(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, value) -> None:
+    """Indented, keys sorted, a final newline: a diff-friendly and reproducible JSON file."""
+    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def write_png(path: str | Path, image_hwc) -> None:
+    """A [H, W, 3] uint8 array as a PNG file (Pillow writes no date in it)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image_hwc).save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def package_versions(names=PACKAGES) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+@contextlib.contextmanager
+def job_log(path):
+    """Send a job's output, warnings and any traceback to its log file, and put the streams back
+    afterwards, so an error (an interrupted search, say) is both in the log and reported by Snakemake."""
+    stdout, stderr = sys.stdout, sys.stderr
+    with open(path, "w", buffering=1) as log:
+        sys.stdout = sys.stderr = log
+        try:
+            yield log
+        except BaseException:
+            traceback.print_exc(file=log)
+            raise
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr

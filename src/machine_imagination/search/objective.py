@@ -1,0 +1,167 @@
+"""What a search minimises: for each candidate, 100 · (1 − CLIP similarity to the prompt) plus the
+weighted regularisers. Batched end to end: the generator renders a whole population (in chunks), and
+every crop of every image goes through CLIP in chunks."""
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+
+from .augment import random_crop_boxes, rich_augment
+from .settings import SearchSettings
+
+REGULARISERS = ("noise_normality", "embedding_normality", "class_entropy")
+
+
+class Evaluation(NamedTuple):
+    """The objective of a batch of candidates, as tensors."""
+
+    loss: object  # [N]
+    similarity: object  # [N]: CLIP similarity, weighted over the prompt's parts
+    terms: dict  # regulariser name -> [N] (unweighted)
+
+
+def with_class(x, fixed_class):
+    """Candidates [N, z_dim] of a search that keeps its class fixed, completed with that class vector
+    into the [N, z_dim + C] the objective takes; other candidates as they are."""
+    import torch
+
+    if fixed_class is None:
+        return x
+    cls = torch.as_tensor(fixed_class, dtype=x.dtype, device=x.device).expand(x.shape[0], -1)
+    return torch.cat([x, cls], dim=1)
+
+
+class Objective:
+    """Loss of a batch of candidates x [N, z_dim + C]: noise, then class logits [num_classes] or (class
+    mode 'embedding') a class embedding [embed_dim]. Differentiable when called with gradients enabled."""
+
+    def __init__(self, generator, clip, prompt_parts, settings: SearchSettings):
+        import torch
+
+        self.generator = generator
+        self.clip = clip
+        self.settings = settings
+        self.prompt_parts = list(prompt_parts)  # [(text, weight), …]
+        self.z_dim = generator.z_dim
+        texts = [t for t, _ in prompt_parts]
+        with torch.no_grad():  # not inference_mode: gradient optimizers use the embedding in autograd
+            self.text = clip.encode_text(texts)  # [P, D], once per search
+        weights = torch.tensor([w for _, w in prompt_parts], dtype=torch.float32)
+        self.weights = (weights / weights.clamp_min(0).sum()).to(clip.device)
+        embed = generator.class_embeddings()  # [num_classes, embed_dim]
+        self.embed_mean, self.embed_std = float(embed.mean()), float(embed.std())
+        p = np.full(generator.num_classes, settings.class_smoothing / generator.num_classes)
+        p[0] += 1 - settings.class_smoothing
+        self.target_entropy = float(-(p * np.log(p)).sum())
+        # Chunk sizes start at the configured ones and halve on a GPU out-of-memory error.
+        self.chunk = {"generator": settings.generator_batch, "clip": max(1, settings.clip_batch)}
+
+    def __call__(self, x, crop_rng) -> Evaluation:
+        s = self.settings
+        similarity = self.similarities(self.images(x), crop_rng) @ self.weights
+        terms = self.regularisers(x)
+        loss = 100.0 * (1.0 - similarity)
+        for name in REGULARISERS:
+            weight = getattr(s, name)
+            if weight:
+                loss = loss + weight * terms[name].to(loss.dtype)
+        return Evaluation(loss, similarity, terms)
+
+    # -- the generator
+
+    def images(self, x):
+        """Images [N, 3, H, W] in [0, 1], float32."""
+        return self.in_chunks("generator", self._render, x)
+
+    def _render(self, x):
+        with self.autocast():
+            images = self.generator.render(x[:, : self.z_dim], x[:, self.z_dim:], self.settings.truncation,
+                                           class_mode=self.settings.class_mode, grayscale=self.settings.grayscale)
+        return images.float()
+
+    # -- CLIP
+
+    def similarities(self, images, crop_rng, crops: int | None = None):
+        """Cosine similarity of each image's augmentations to each prompt part, averaged: [N, P]."""
+        import torch.nn.functional as F
+
+        s = self.settings
+        crops = crops or s.crops
+        n, side, size = images.shape[0], images.shape[-1], self.clip.image_size
+        if side <= size:
+            # The notebook crops only when the image is larger than CLIP's input.
+            views = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
+            return self._score_views(crop_rng, views)
+        shift = 0.1 if s.augmentation == "rich" else 0.0
+        boxes = random_crop_boxes(n, crops, side, s.crop_min, s.crop_max, crop_rng, shift).to(images.device)
+        scores = self.in_chunks("clip", partial(self._score_crops, images, crop_rng), boxes)
+        return scores.view(n, crops, -1).mean(dim=1)
+
+    def _score_crops(self, images, crop_rng, boxes):
+        from torchvision.ops import roi_align
+
+        # roi_align crops and resizes a whole batch at once; its adaptive sampling averages several
+        # samples per output pixel, the anti-aliasing a downscale needs.
+        views = roi_align(images, boxes, output_size=self.clip.image_size, spatial_scale=1.0, sampling_ratio=-1,
+                          aligned=True)
+        return self._score_views(crop_rng, views)
+
+    def _score_views(self, crop_rng, views):
+        if self.settings.augmentation == "rich":
+            views = rich_augment(views, crop_rng)
+        with self.autocast():
+            embeddings = self.clip.encode_images(views)
+        return embeddings.float() @ self.text.T
+
+    # -- the regularisers (the notebook's)
+
+    def regularisers(self, x) -> dict:
+        """Per candidate: the noise's distance from N(0, 1), the class embedding's from the embeddings'
+        mean and spread, and the class distribution's entropy's from that of one smoothed class."""
+        import torch
+
+        z, cls = x[:, : self.z_dim], x[:, self.z_dim:]
+        terms = {"noise_normality": z.mean(dim=1) ** 2 + (z.std(dim=1) - 1) ** 2}
+        if self.settings.class_mode == "embedding":
+            embedding = cls
+            terms["class_entropy"] = torch.zeros_like(terms["noise_normality"])
+        else:
+            probs = torch.softmax(cls, dim=1)
+            embedding = self.generator.embed(probs)
+            entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(dim=1)
+            terms["class_entropy"] = (entropy - self.target_entropy).abs()
+        terms["embedding_normality"] = ((embedding.mean(dim=1) - self.embed_mean) ** 2
+                                        + (embedding.std(dim=1) - self.embed_std) ** 2)
+        return terms
+
+    # -- running it on a device
+
+    def in_chunks(self, kind: str, fn, items):
+        """fn over `items` in chunks of self.chunk[kind], concatenated; on CUDA out-of-memory the chunk
+        is halved and the work goes on, instead of failing the job."""
+        import torch
+
+        out, start = [], 0
+        while start < len(items):
+            size = self.chunk[kind]
+            try:
+                out.append(fn(items[start:start + size]))
+            except torch.cuda.OutOfMemoryError:
+                if size == 1:
+                    raise
+                self.chunk[kind] = size // 2
+                torch.cuda.empty_cache()
+                warnings.warn(f"out of GPU memory: {kind} chunks lowered to {size // 2}")
+                continue
+            start += size
+        return torch.cat(out)
+
+    def autocast(self):
+        """Autocast of the networks to search.precision's bf16 or fp16 (off for fp32)."""
+        import torch
+
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.settings.precision)
+        return torch.autocast(self.generator.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)

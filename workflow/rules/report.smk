@@ -1,0 +1,77 @@
+# The report: each text's results at a glance (contact sheet, summary table) and what made them (the
+# manifest, written last, with a SHA-256 of every other output). `snakemake --report report.html`
+# gathers these with the film and every sentence's image and search plot (workflow/report/*.rst).
+
+
+localrules:
+    contact_sheet,
+    summarize,
+    write_manifest,
+
+
+rule contact_sheet:
+    input:
+        lambda wildcards: expand(
+            "results/{text}/images/{index}.png", text=wildcards.text, index=indices(wildcards.text)
+        ),
+    output:
+        report(
+            "results/{text}/contact_sheet.png",
+            caption="../report/contact_sheet.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/contact_sheet.log",
+    params:
+        captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=2000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/contact_sheet.py"
+
+
+rule summarize:
+    input:
+        lambda wildcards: expand(
+            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
+        ),
+    output:
+        report(
+            "results/{text}/summary.tsv",
+            caption="../report/summary.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/summarize.log",
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/summarize.py"
+
+
+rule write_manifest:
+    input:
+        outputs=lambda wildcards: outputs_of(wildcards.text),
+        prompts="results/{text}/prompts.tsv",
+    output:
+        "results/{text}/manifest.json",
+    log:
+        "logs/{text}/write_manifest.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/write_manifest.py"
