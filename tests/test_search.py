@@ -178,6 +178,18 @@ def test_story_start_keeps_part_of_the_previous_latents(generator, clip):
     assert np.allclose(result.noise, 1.0, atol=1e-4)
 
 
+def test_story_start_from_logits_into_an_embedding_search_starts_at_their_class_embedding(generator, clip):
+    rng = np.random.default_rng(3)
+    previous = Latents(noise=rng.normal(size=128).astype(np.float32),
+                       class_vector=rng.normal(size=1000).astype(np.float32))
+    settings = SearchSettings(optimizer="adam", iterations=1, crops=2, story_keep=1.0, learning_rate=1e-9,
+                              initial_class="random-embeddings")
+    result = search_prompt("x", seed=1, generator=generator, clip=clip, settings=settings, start=previous)
+    assert result.class_mode == "embedding"
+    assert np.allclose(result.class_vector, previous.class_embedding(generator).numpy(), atol=1e-5)
+    assert np.allclose(result.noise, previous.noise, atol=1e-5)
+
+
 def test_judge_uses_fresh_crops(generator, clip):
     result = search_prompt("a fox", seed=1, generator=generator, clip=clip,
                            settings=SearchSettings(iterations=2, population=4, crops=2))

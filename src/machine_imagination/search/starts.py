@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..latents import softmax
 from ..models.classes import imagenet_classes, resolve_class
 from .settings import SearchSettings
 
@@ -75,10 +74,8 @@ def start_vector(previous, generator, settings: SearchSettings, *, fixed_class=N
     noise = np.asarray(previous.noise, dtype=np.float64)
     if fixed_class is not None:
         return noise
-    if settings.class_mode == "embedding" and previous.class_mode == "embedding":
-        cls = np.asarray(previous.class_vector, dtype=np.float64)
-    elif settings.class_mode == "embedding":
-        cls = softmax(np.asarray(previous.class_vector, dtype=np.float64)) @ generator.class_embeddings().double().cpu().numpy()
+    if settings.class_mode == "embedding":
+        cls = previous.class_embedding(generator).double().numpy()
     elif previous.class_mode == "logits":
         cls = np.asarray(previous.class_vector, dtype=np.float64)
     else:
