@@ -303,6 +303,22 @@ def test_bad_input_stops_before_any_job_and_keeps_earlier_results(case, tmp_path
     assert sorted(p.name for p in (project / "results" / "four").rglob("*")) == ["0000.npz", "latents"]
 
 
+def test_weights_that_cannot_be_fetched_stop_the_run_once_saying_what_to_do(tmp_path, snakemake_run, monkeypatch):
+    """A named model on a machine that cannot reach it (here: the Hugging Face hub offline, an empty
+    cache): one job fails, before any search, and its message says how to place the weights and how
+    to try the pipeline offline."""
+    project = make_project(tmp_path, small_config(clip={"model": "ViT-B-32", "pretrained": "openai"}))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-cache"))
+    run = snakemake_run(project, "--configfile", "config.yaml")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "could not fetch CLIP 'ViT-B-32' / 'openai'" in output
+    assert "weights.cache" in output and "--configfile config/demo.yaml" in output
+    assert output.count("Error in rule") == 1 and "Error in rule download_models" in output
+    assert not (project / "logs" / "four" / "search").exists(), "no search job may start"
+
+
 def test_windows_line_endings_give_the_same_jobs(tmp_path, snakemake_run):
     unix = make_project(tmp_path / "unix", small_config(), TEXT.replace("\r\n", "\n").encode())
     windows = make_project(tmp_path / "windows", small_config(), TEXT.replace("\r\n", "\n").replace("\n", "\r\n").encode())

@@ -79,14 +79,16 @@ def package_versions(names=PACKAGES) -> dict:
 @contextlib.contextmanager
 def job_log(path):
     """Send a job's output, warnings and any traceback to its log file, and put the streams back
-    afterwards, so an error (an interrupted search, say) is both in the log and reported by Snakemake."""
+    afterwards. A job that fails also says why in one line on its own stderr, which Snakemake shows,
+    so an error (a model that cannot be fetched, an interrupted search) is read without opening the log."""
     stdout, stderr = sys.stdout, sys.stderr
     with open(path, "w", buffering=1) as log:
         sys.stdout = sys.stderr = log
         try:
             yield log
-        except BaseException:
+        except BaseException as err:
             traceback.print_exc(file=log)
+            print(f"{type(err).__name__}: {err} (the traceback is in {path})", file=stderr)
             raise
         finally:
             sys.stdout, sys.stderr = stdout, stderr

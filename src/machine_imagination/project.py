@@ -13,7 +13,7 @@ from .files import package_versions
 from .models import ModelError
 from .models.classes import check_initial_class
 from .models.clip import check_clip_spec
-from .models.fetch import Fetch, cache_root, cached_config, weights_plan
+from .models.fetch import Fetch, Named, cache_root, cached_config, named_models, weights_plan
 from .models.generator import check_generator_spec, generator_class_names
 from .text import Prompt, TextError, check_template, make_prompts
 
@@ -158,13 +158,15 @@ class Project:
     prompts: dict  # text name -> [Prompt, …]
     weights: list  # [models.fetch.Fetch, …]: the named models to fetch into weights.cache
     weights_cache: str | None  # weights.cache, with ~ and $VARIABLES expanded
+    downloads: list  # [models.fetch.Named, …]: without weights.cache, the named models to download once
 
 
 def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool = True) -> Project:
     """The project a config describes, checked in full before any job starts: 1. the schema (defaults
     filled in), 2. the settings only code can check, 3. every text's prompts, 4. the models (skip with
     `models=False`: a job re-reading the config need not), 5. the weights cache: the named models to
-    fetch there, and the config rewritten to read them from it."""
+    fetch there, and the config rewritten to read them from it; without it, the named models that
+    download on first use."""
     config = validate_config(raw)
     prompts = project_prompts(config)
     if models:
@@ -174,7 +176,9 @@ def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool 
         weights: list[Fetch] = weights_plan(config)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    return Project({**config, **cached_config(config, weights)}, prompts, weights, cache)
+    resolved = {**config, **cached_config(config, weights)}
+    downloads: list[Named] = named_models(resolved)
+    return Project(resolved, prompts, weights, cache, downloads)
 
 
 def provenance(config: dict) -> dict:

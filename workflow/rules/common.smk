@@ -25,6 +25,8 @@ except (ConfigError, TextError, ModelError) as err:
 config.update(PROJECT.config)
 PROMPTS = PROJECT.prompts
 WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
+DOWNLOADS = PROJECT.downloads  # named models without weights.cache: rule download_models (weights.smk)
+DOWNLOADED = "resources/named-models.json"
 
 
 wildcard_constraints:
@@ -40,15 +42,21 @@ def indices(text):
     return [f"{p.index:04d}" for p in PROMPTS[text]]
 
 
+def downloaded(kind=None):
+    """The record of rule download_models, when a model (of `kind`) downloads on first use."""
+    return [DOWNLOADED] if any(kind in (None, item.kind) for item in DOWNLOADS) else []
+
+
 def generator_inputs(wildcards=None):
-    return generator_files(config["generator"]["model"])
+    return generator_files(config["generator"]["model"]) + downloaded("generator")
 
 
 def model_inputs(wildcards=None):
-    files = generator_inputs() + clip_files(config["clip"]["model"], config["clip"]["pretrained"])
+    files = generator_files(config["generator"]["model"])
+    files += clip_files(config["clip"]["model"], config["clip"]["pretrained"])
     if config["judge"]["model"]:
         files += clip_files(config["judge"]["model"], config["judge"]["pretrained"])
-    return files
+    return files + downloaded()
 
 
 def tokenizer_inputs(wildcards=None):

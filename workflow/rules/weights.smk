@@ -54,3 +54,28 @@ if WEIGHTS_CACHE:
             "../../environment.yml"
         script:
             "../scripts/fetch_weights.py"
+
+
+# Without weights.cache, named models download into their libraries' caches on first use. They do so
+# here, once, before any job needs them (in the Snakemake process, where the network is): a machine
+# that cannot reach them stops at this one job, with one message that says what to do.
+if DOWNLOADS:
+
+    localrules:
+        download_models,
+
+    rule download_models:
+        output:
+            DOWNLOADED,
+        log:
+            "logs/download_models.log",
+        params:
+            models=DOWNLOADS,
+        threads: 1
+        resources:
+            runtime=60,
+            mem_mb=8000,
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/download_models.py"

@@ -27,3 +27,9 @@ class CheckpointMismatchError(ModelError):
     """A checkpoint's tensors do not match the architecture its config describes."""
 
 
+# What every "could not fetch the weights" message ends with.
+NO_NETWORK_HELP = (
+    "For compute nodes without network, set weights.cache in the config and fetch the weights once where "
+    "there is network (`snakemake --cores 1 fetch_weights`, or `machine-imagination models fetch`). To try "
+    "the pipeline with no download at all: `snakemake --cores 2 --configfile config/demo.yaml`."
+)

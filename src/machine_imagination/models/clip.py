@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import CheckpointMismatchError, ModelError, ModelUnavailableError
+from . import NO_NETWORK_HELP, CheckpointMismatchError, ModelError, ModelUnavailableError
 
 CLIP_DIR_FILES = ("open_clip_config.json", "open_clip_pytorch_model.bin")
 # OpenAI's CLIP normalisation, used when a checkpoint does not name its own (and by the models made here).
@@ -135,7 +135,7 @@ def load_clip(model: str, pretrained: str | None = "openai", device="cpu") -> Cl
     except RuntimeError as err:
         if "download" in str(err).lower() or "hub" in str(err).lower():
             raise ModelUnavailableError(
-                f"could not fetch CLIP '{model}' / '{pretrained}' ({err}). {_clip_offline_help()}"
+                f"could not fetch CLIP '{model}' / '{pretrained}' ({err}). {_clip_offline_help()} {NO_NETWORK_HELP}"
             ) from None
         raise CheckpointMismatchError(f"CLIP '{model}' / '{pretrained}': {err}") from None
     clip_model.eval().requires_grad_(False)

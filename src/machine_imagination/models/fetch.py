@@ -1,4 +1,5 @@
-"""Fetching the named models' weights once, into a cache directory that offline compute nodes read.
+"""Fetching the named models' weights once, into a cache directory that offline compute nodes read
+(or, without one, into the libraries' own caches before any job needs them: `download_named`).
 
 With `weights.cache` set, the workflow's local rules (workflow/rules/weights.smk) call `fetch` where
 the network is, and the config is rewritten (`cached_config`) so that every job loads the models from
@@ -108,6 +109,51 @@ def cached_config(config: dict, plan: list[Fetch]) -> dict:
             if item.kind == "clip" and (spec.get("model"), spec.get("pretrained")) == (item.model, item.pretrained):
                 changed[section] = {**spec, "model": item.directory, "pretrained": None}
     return changed
+
+
+@dataclass(frozen=True)
+class Named:
+    """A model its library downloads into its own cache on first use (when weights.cache is not set)."""
+
+    kind: str  # generator (a BigGAN name) or clip (an open_clip name + pretrained tag)
+    model: str
+    pretrained: str | None = None
+
+
+def named_models(config: dict) -> list[Named]:
+    """The models of a resolved config that download on first use: named BigGANs, and CLIPs named with
+    a pretrained tag (none with weights.cache set: the config then names the cache's directories)."""
+    named = []
+    if config["generator"]["model"] in BIGGAN_NAMES:
+        named.append(Named("generator", config["generator"]["model"]))
+    for section in ("clip", "judge"):
+        model, pretrained = (config.get(section) or {}).get("model"), (config.get(section) or {}).get("pretrained")
+        if clip_can_fetch(model, pretrained) and Named("clip", model, pretrained) not in named:
+            named.append(Named("clip", model, pretrained))
+    return named
+
+
+def download_named(models: list[Named], record, log=print) -> None:
+    """Load each named model once, which downloads it into its library's cache, before any job needs
+    it: a machine that cannot reach the weights fails here, once, with one message that says what to do
+    (rule download_models). Writes `record` (JSON): what was loaded, and how long it took."""
+    import time
+
+    from ..files import write_json
+    from .clip import load_clip
+    from .generator import load_generator
+
+    loaded = []
+    for item in models:
+        start = time.perf_counter()
+        if item.kind == "generator":
+            load_generator(item.model)
+        else:
+            load_clip(item.model, item.pretrained)
+        loaded.append({"kind": item.kind, "model": item.model, "pretrained": item.pretrained,
+                       "seconds": round(time.perf_counter() - start, 1)})
+        log(f"{item.model}{'/' + item.pretrained if item.pretrained else ''}: in its cache")
+    write_json(record, {"loaded": loaded})
 
 
 # --------------------------------------------------------------------------- where the files come from

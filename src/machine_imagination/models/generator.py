@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import CheckpointMismatchError, ModelError, ModelUnavailableError
+from . import NO_NETWORK_HELP, CheckpointMismatchError, ModelError, ModelUnavailableError
 from .classes import imagenet_classes
 
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
@@ -86,7 +86,7 @@ def _resolve_biggan(model: str) -> tuple[str, str]:
     except Exception as err:  # network errors come in many types; all mean the same to the user
         raise ModelUnavailableError(
             f"could not fetch the weights of generator '{model}' ({type(err).__name__}: {err}). "
-            + _biggan_offline_help(model)
+            + _biggan_offline_help(model) + " " + NO_NETWORK_HELP
         ) from None
     return config_file, weights_file
 
