@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from machine_imagination.models.clip import load_clip  # noqa: E402
-from machine_imagination.models.device import PRECISIONS  # noqa: E402
+from machine_imagination.models.device import PRECISIONS, deterministic  # noqa: E402
 from machine_imagination.models.generator import load_generator  # noqa: E402
 from machine_imagination.search.loop import search_prompt  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
@@ -162,12 +162,12 @@ def main(argv=None) -> dict:
     unknown = [s for s in args.settings if s not in SETTINGS and s != CONTROL]
     if unknown:
         parser.error(f"unknown setting(s): {', '.join(unknown)}")
-    torch.set_num_threads(args.threads)
-    generator = load_generator(args.generator, args.device)
-    clip = load_clip(args.clip, None, args.device)
-    prompts = shapes.benchmark_prompts()[: args.prompts]
-    results = {name: run_setting(name, prompts, generator, clip, args.seed, print, precision=args.precision)
-               for name in args.settings}
+    with deterministic(args.threads):  # as the search jobs run: torch on --threads, numpy's BLAS on one
+        generator = load_generator(args.generator, args.device)
+        clip = load_clip(args.clip, None, args.device)
+        prompts = shapes.benchmark_prompts()[: args.prompts]
+        results = {name: run_setting(name, prompts, generator, clip, args.seed, print, precision=args.precision)
+                   for name in args.settings}
     summary = {name: summarise(rows) for name, rows in results.items()}
     searched = [r for name, rows in results.items() if name != CONTROL for r in rows]
     report = {

@@ -12,8 +12,10 @@ crops), and (b) as our engine runs it, for each `--engine` variant (the populati
 calls with the weights folded and the 3-channel last conv, all crops through CLIP in large chunks;
 `bf16` autocast, `+channels_last`, `+compile` as the search settings of those names). Both run with
 the jobs' determinism settings (`models.device.deterministic`) unless `--nondeterministic`. On a GPU a
-large bf16 matrix product is timed too, the device's attainable rate to compare with. Rendering and
-encoding of film frames are timed separately. Prints a table and writes JSON.
+large bf16 matrix product is timed too, the device's attainable rate to compare with. Whole CMA-ES
+generations of the engine (sample, evaluate, update, at 128 + 1000 dimensions) are timed with numpy's
+BLAS on one thread, as the jobs run it, and on all the machine's threads, as they ran before. Rendering
+and encoding of film frames are timed separately. Prints a table and writes JSON.
 """
 from __future__ import annotations
 
@@ -184,6 +186,27 @@ def timed(fn, device, repeats: int, warmup: int) -> list[float]:
     return times
 
 
+def cma_es_generations(objective, n: int, device, generations: int, blas_threads: int) -> list[float]:
+    """Seconds of each of `generations` CMA-ES generations of the engine over 128 + 1000 dimensions
+    (sample, evaluate, update: the eigendecompositions in numpy's BLAS), with that BLAS on
+    `blas_threads` threads: the search jobs' 1, or the machine's default as before."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from machine_imagination.search.state import new_cma_es
+
+    es = new_cma_es(np.zeros(1128), 0, np.random.default_rng(0), SearchSettings(population=n, iterations=10**6))
+    gen = torch.Generator().manual_seed(0)
+
+    def generation():
+        candidates = np.asarray(es.ask(), dtype=np.float64)
+        loss = objective(torch.as_tensor(candidates, dtype=torch.float32, device=device), gen).loss
+        es.tell(list(candidates), loss.double().cpu().tolist())
+
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        return timed(generation, device, generations, warmup=1)
+
+
 def count_flops(fn) -> int:
     """FLOPs of fn() (multiply-adds count 2). Attention's fused fast path is switched off meanwhile:
     the counter does not see inside it."""
@@ -269,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nondeterministic", action="store_true",
                         help="let cuDNN pick its fastest (nondeterministic) kernels: what reproducibility costs")
     parser.add_argument("--render-frames", type=int, default=None, help="film frames to time (default by case)")
+    parser.add_argument("--generations", type=int, default=10,
+                        help="whole CMA-ES generations to time, with numpy's BLAS on 1 and on all threads")
     parser.add_argument("--out", help="JSON file (default: bench/results/search_speed-<case>-<device>.json)")
     return parser
 
@@ -331,6 +356,16 @@ def measure(args, argv) -> dict:
             del generator, clip, objective
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+        # A whole CMA-ES generation, numpy's BLAS on one thread (as the jobs run) and on the machine's
+        # default (as they ran before): its idle threads spin against torch's.
+        generator, clip = engine_models(args.case, device, parse_variant("fp32"))
+        objective = Objective(generator, clip, [(prompt, 1.0)], SearchSettings(population=n, crops=crops))
+        cma_es = {"generations": args.generations, "blas_default_threads": os.cpu_count()}
+        for name, blas in (("blas_1", 1), ("blas_default", os.cpu_count())):
+            seconds = cma_es_generations(objective, n, device, args.generations, blas)
+            cma_es[f"ms_per_generation_{name}"] = 1000 * statistics.median(seconds)
+            cma_es[f"times_s_{name}"] = seconds
+        del generator, clip, objective
         matmul = bf16_matmul_tflops(device)
 
     notebook = run_stats(notebook_times, n, n * (flops_full + crops * flops_clip), notebook_peak)
@@ -347,6 +382,7 @@ def measure(args, argv) -> dict:
         "bf16_matmul_tflop_per_s": matmul,
         "notebook": notebook,
         "engines": engines,
+        "cma_es": cma_es,
         "film": film,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
@@ -361,6 +397,8 @@ def measure(args, argv) -> dict:
     for name, r in engines.items():
         print(f"{'engine ' + name:28} {r['ms_per_iteration']:10.1f} {r['images_per_s']:10.2f} "
               f"{r['tflop_per_s']:9.3f} {r['speedup']:8.2f}x {r['first_call_s']:10.1f}")
+    print(f"{'CMA-ES generation, BLAS 1':28} {cma_es['ms_per_generation_blas_1']:10.1f}  "
+          f"(BLAS on {os.cpu_count()} threads: {cma_es['ms_per_generation_blas_default']:.1f})")
     encode = f"{film['encode_fps']:.1f} frames/s" if film["encode_fps"] else film.get("encode_skipped")
     print(f"film: render {film['render_fps']:.1f} frames/s, encode {encode} at {film['side']} px -> {out}")
     return result

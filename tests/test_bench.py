@@ -9,7 +9,7 @@ def test_search_speed_harness_runs_and_writes_its_json(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     from search_speed import biggan_deep_config, main
 
-    result = main(["--case", "tiny", "--repeats", "1", "--warmup", "0", "--render-frames", "8",
+    result = main(["--case", "tiny", "--repeats", "1", "--warmup", "0", "--render-frames", "8", "--generations", "2",
                    "--engine", "fp32", "bf16+channels_last", "--out", str(tmp_path / "r.json")])
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["case"] == "tiny" and saved["population"] == 4 and saved["deterministic"]
@@ -21,6 +21,7 @@ def test_search_speed_harness_runs_and_writes_its_json(tmp_path):
     flops = saved["flops_per_image"]
     assert flops["biggan_3_channel_rgb_conv"] < flops["biggan_full_rgb_conv"]
     assert saved["film"]["frames"] == 8 and result["engines"]["fp32"]["speedup"] > 0
+    assert len(saved["cma_es"]["times_s_blas_1"]) == len(saved["cma_es"]["times_s_blas_default"]) == 2
     assert saved["bf16_matmul_tflop_per_s"] is None  # measured on GPUs only
     # The benchmark's BigGAN-deep architectures are the published ones (10/12/14 blocks).
     assert [len(biggan_deep_config(r)["layers"]) for r in (128, 256, 512)] == [10, 12, 14]

@@ -76,6 +76,15 @@ def test_search_one_prompt(tmp_path, config):
     assert Latents.load(out / "latents.npz").sentence.prompt == "a red fox"
 
 
+def test_search_runs_on_the_configs_threads_with_blas_on_one(tmp_path, config):
+    path = tmp_path / "threads.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(open(config)), "search": {
+        **yaml.safe_load(open(config))["search"], "threads": 2}}))
+    out = tmp_path / "s"
+    assert main(["search", "a red fox", "--out", str(out), "--config", str(path), "--iterations", "1", "--no-video"]) == 0
+    assert Latents.load(out / "latents.npz").provenance["threads"] == {"torch": 2, "blas": 1}
+
+
 def test_walk_npz_and_notebook_pairs_with_captions(tmp_path, config):
     latents = []
     for k, name in enumerate(("cheeseburger", "red fox", "lighthouse")):

@@ -126,6 +126,15 @@ def test_named_clip_offline_gives_one_clear_error(monkeypatch):
         load_clip("ViT-B-32", "openai")
 
 
+def test_deterministic_pins_the_threads_and_puts_them_back():
+    from machine_imagination.models.device import deterministic, thread_counts
+
+    before = thread_counts()
+    with deterministic(1):
+        assert thread_counts() == {"torch": 1, "blas": 1} and torch.are_deterministic_algorithms_enabled()
+    assert thread_counts() == before
+
+
 def test_select_device():
     assert select_device("cpu").type == "cpu"
     if not torch.cuda.is_available():

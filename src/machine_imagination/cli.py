@@ -192,7 +192,8 @@ def cmd_search(args) -> int:
         config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
         latents_path=out / "latents.npz", image_path=out / "image.png", history_path=out / "history.tsv",
         plot_path=out / "history.png", progress_path=None if args.no_video else out / "progress.mp4",
-        checkpoint_path=out / "checkpoint.pkl", log=lambda message: print(message, file=sys.stderr),
+        checkpoint_path=out / "checkpoint.pkl", threads=config["search"]["threads"],
+        log=lambda message: print(message, file=sys.stderr),
     )
     print(f"similarity {latents.search.similarity:.4f} (judge {latents.search.judge_similarity:.4f}) "
           f"-> {out}/image.png")

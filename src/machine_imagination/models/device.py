@@ -24,11 +24,17 @@ def select_device(name: str = "auto"):
 def deterministic(threads: int | None = None, *, seed: int | None = None, strict: bool = False):
     """Same inputs, same device and thread count -> the same bits, inside the block: deterministic
     algorithms (with `strict`, an op that has none raises instead of warning), no cuDNN autotuning,
-    `threads` CPU threads, torch's global generator seeded if `seed` is given. Thread count and
-    determinism settings are put back afterwards. Enter it before any GPU work starts."""
+    `threads` torch CPU threads, numpy's BLAS on one thread, torch's global generator seeded if `seed`
+    is given. Everything is put back afterwards. Enter it before any GPU work starts.
+
+    numpy's BLAS runs CMA-ES's eigendecompositions; with more threads than one, its idle threads keep
+    spinning afterwards and take the cores from torch's (bench/search_speed.py measures it), and its
+    sums' order would depend on the machine's cores."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
+    from threadpoolctl import threadpool_limits
 
+    blas = threadpool_limits(limits=1, user_api="blas")
     cudnn = torch.backends.cudnn
     previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled(), cudnn.benchmark, cudnn.deterministic)
@@ -44,6 +50,16 @@ def deterministic(threads: int | None = None, *, seed: int | None = None, strict
         torch.set_num_threads(previous[0])
         torch.use_deterministic_algorithms(previous[1], warn_only=previous[2])
         cudnn.benchmark, cudnn.deterministic = previous[3], previous[4]
+        blas.restore_original_limits()
+
+
+def thread_counts() -> dict:
+    """The CPU threads torch and numpy's BLAS run on now (what a search's provenance records)."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return {"torch": torch.get_num_threads(), "blas": max(blas, default=None)}
 
 
 def precision_warning(precision: str, gpu: str, capability: tuple[int, int]) -> str | None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..files import write_png
 from ..latents import Latents, SearchOutcome, Sentence
-from ..models.device import deterministic, select_device
+from ..models.device import deterministic, select_device, thread_counts
 from ..project import provenance
 from ..render import render_still
 from ..text import fit_prompt, format_weighted_prompt
@@ -57,7 +57,7 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
             sentence=Sentence(text=text_name, index=index, sentence=sentence, prompt=format_weighted_prompt(parts),
                               clip_prompt=fit.clip_prompt, prompt_truncated=fit.truncated),
             search=outcome(result, settings, clip.name, scores),
-            provenance={**provenance(config), "overrides": dict(search_overrides or {})},
+            provenance={**provenance(config), "overrides": dict(search_overrides or {}), "threads": thread_counts()},
         )
         latents.save(latents_path)
         write_png(image_path, render_still(generator, latents))
