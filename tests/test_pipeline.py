@@ -1,5 +1,6 @@
 """The pipeline's job functions, called directly (the Snakemake scripts are thin wrappers of these)."""
 import numpy as np
+import pytest
 
 from machine_imagination.latents import Latents
 from machine_imagination.project import validate_config
@@ -36,6 +37,10 @@ def test_search_job_writes_everything_a_search_leaves_behind(tmp_path, tiny_mode
     assert -1 <= stored.search.judge_similarity <= 1 and -1 <= stored.search.judge2_similarity <= 1
     history = read_history_tsv(paths["h.tsv"])
     assert [row["phase"] for row in history] == ["cma-es", "cma-es", "adam", "adam"]  # 2 overridden + 2 terminal
+    for row in history:  # the loss, checked from the file: 100·(1 − similarity) + 100·Σ weight·term
+        loss, similarity, regularisation = (float(row[k]) for k in ("loss_best", "similarity_best", "regularisation"))
+        assert loss == pytest.approx(100 * (1 - similarity) + regularisation, abs=1e-3)
+        assert regularisation == pytest.approx(100 * 1e-4 * float(row["class_entropy"]), rel=1e-4, abs=1e-7)
     assert len(stored.search.history["loss_best"]) == 4
     meta, frames = decode(paths["p.mp4"])
     assert len(frames) == 4 and meta["fps"] == 2  # the best candidate of every iteration

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from machine_imagination.latents import Latents
+from machine_imagination.latents import Latents, softmax
 from machine_imagination.models.classes import INITIAL_CLASS_MODES, imagenet_classes, resolve_class
 from machine_imagination.search.augment import random_crop_boxes
 from machine_imagination.search.judge import judge
@@ -37,18 +37,95 @@ def test_crop_boxes_are_squares_inside_the_image_within_the_size_range():
     assert x1.min() >= 0 and y1.min() >= 0 and x2.max() <= 128 and y2.max() <= 128
 
 
-def test_initial_class_modes(generator):
+def notebook_logits(p):
+    """The notebook's logits of class probabilities: log(p + 1e-8) less their mean."""
+    logs = np.log(p + 1e-8)
+    return logs - logs.mean(axis=-1, keepdims=True)
+
+
+def test_initial_class_modes_draw_as_the_notebook_does(generator):
+    # A random mix: U(0, 1) per class, normalised to sum 1, as centred log-probabilities.
+    mix = initial_class_vectors("random-mix", 2, generator, np.random.default_rng(0), SMALL)
+    u = np.random.default_rng(0).uniform(0, 1, (2, 1000))
+    assert mix.shape == (2, 1000) and np.allclose(mix, notebook_logits(u / u.sum(axis=1, keepdims=True)))
+    assert np.allclose(mix.mean(axis=1), 0) and np.allclose(softmax(mix[0]), u[0] / u[0].sum(), rtol=1e-4)
+    # One class: 1 - 0.1 for the class, 0.1/999 for each of the others.
     rng = np.random.default_rng(0)
-    mix = initial_class_vectors("random-mix", 2, generator, rng, SMALL)
-    assert mix.shape == (2, 1000) and 0 <= mix.min() and mix.max() < 1 and mix.std() > 0.2
-    one = initial_class_vectors("random-class", 1, generator, rng, SMALL)[0]
-    p = np.exp(one) / np.exp(one).sum()
-    assert p.max() == pytest.approx(0.9 + 0.1 / 1000)  # one class, smoothed by class_smoothing 0.1
-    dirichlet = np.exp(initial_class_vectors("random-dirichlet", 1, generator, rng, SMALL)[0])
-    assert dirichlet.sum() == pytest.approx(1, abs=1e-6)
+    one = softmax(initial_class_vectors("random-class", 1, generator, rng, SMALL)[0])
+    assert one.max() == pytest.approx(0.9, abs=2e-5) and np.allclose(np.sort(one)[:-1], 0.1 / 999, rtol=1e-4)
     named = initial_class_vectors("red fox", 1, generator, rng, SMALL)[0]
     assert named.argmax() == 277 and initial_class_vectors("277", 1, generator, rng, SMALL)[0].argmax() == 277
-    assert initial_class_vectors("random-embeddings", 3, generator, rng, SMALL).shape == (3, 128)
+    assert softmax(named).max() == pytest.approx(0.9, abs=2e-5)
+    dirichlet = initial_class_vectors("random-dirichlet", 1, generator, rng, SMALL)[0]
+    assert softmax(dirichlet).sum() == pytest.approx(1) and dirichlet.mean() == pytest.approx(0, abs=1e-9)
+    # Random embeddings: N(0, 1) vectors (the generator gets them times 0.067).
+    embeddings = initial_class_vectors("random-embeddings", 2000, generator, rng, SMALL)
+    assert embeddings.shape == (2000, 128)
+    assert abs(embeddings.mean()) < 0.01 and embeddings.std() == pytest.approx(1, abs=0.01)
+
+
+class DirichletRecorder:
+    def dirichlet(self, alpha, n):
+        self.alpha = alpha
+        return np.full((n, len(alpha)), 1 / len(alpha))
+
+
+@pytest.mark.parametrize("optimizer, population, alpha", [("cma-es", 50, 0.05), ("cma-es", 6, 0.006),
+                                                          ("adam", 50, 0.001), ("sgd", 50, 0.001)])
+def test_the_dirichlet_start_has_the_notebooks_alpha(generator, optimizer, population, alpha):
+    """α = population / classes; Adam and SGD search one candidate: α = 1/1000."""
+    recorder = DirichletRecorder()
+    settings = SearchSettings(optimizer=optimizer, population=population)
+    initial_class_vectors("random-dirichlet", 1, generator, recorder, settings)
+    assert np.allclose(recorder.alpha, alpha) and len(recorder.alpha) == 1000
+
+
+@pytest.mark.parametrize("mode", ["random-mix", "random-embeddings", "random-class", "random-dirichlet",
+                                  "cheeseburger"])
+def test_cma_es_starts_from_the_notebooks_mean(generator, clip, mode):
+    from machine_imagination.search.state import SearchState
+
+    settings = SearchSettings(initial_class=mode, iterations=1, population=4, crops=2)
+    state = SearchState.fresh(1, Objective(generator, clip, [("x", 1.0)], settings), settings, log=lambda m: None)
+    mean = np.asarray(state.es.mean)
+    assert np.array_equal(mean, state.start[0]) and (mean[:128] == 0).all()  # zero noise
+    if mode in ("random-mix", "random-embeddings"):  # the notebook multiplies the first draw by 0
+        assert (mean[128:] == 0).all()
+    else:  # the first draw is the mean: one class, or a Dirichlet draw (α = 4/1000)
+        assert mean[128:].std() > 0 and mean[128:].mean() == pytest.approx(0, abs=1e-9)
+    if mode in ("random-class", "cheeseburger"):
+        assert softmax(mean[128:]).max() == pytest.approx(0.9, abs=2e-5)
+    if mode == "cheeseburger":
+        assert mean[128:].argmax() == 933
+
+
+def test_adam_starts_from_the_drawn_class_vector(generator, clip):
+    from machine_imagination.search.state import SearchState
+
+    settings = SearchSettings(optimizer="adam", initial_class="random-mix", iterations=1, crops=2)
+    from machine_imagination.search.starts import truncated_noise
+
+    state = SearchState.fresh(1, Objective(generator, clip, [("x", 1.0)], settings), settings, log=lambda m: None)
+    rng = np.random.default_rng(1)  # the search's stream: the noise draw, then the class draw
+    noise, logits = truncated_noise(rng, 1, 128, 1.0), initial_class_vectors("random-mix", 1, generator, rng, settings)
+    assert np.array_equal(state.start, np.concatenate([noise, logits], axis=1))
+    assert state.start[0, 128:].mean() == pytest.approx(0, abs=1e-9) and state.start[0, 128:].std() > 0.2
+
+
+def test_searched_embeddings_reach_the_generator_times_the_embedding_factor(generator, clip):
+    from machine_imagination.search.state import Best, SearchState
+
+    settings = SearchSettings(initial_class="random-embeddings", crops=2)
+    z, v = torch.randn(2, 128) * 0.5, torch.randn(2, 128)
+    with torch.inference_mode():
+        images = Objective(generator, clip, [("x", 1.0)], settings).images(torch.cat([z, v], dim=1))
+        expected = generator.render(z, 0.067 * v, 1.0, class_mode="embedding")
+    assert torch.equal(images, expected)
+    # ... and a search's result holds what the generator was given.
+    state = SearchState(z_dim=128, rng=None, crop_rng=None, fixed_class=None)
+    state.best = Best(1.0, 0.5, torch.cat([z[0], v[0]]).double().numpy(), 0)
+    result = state.result(settings)
+    assert np.allclose(result.class_vector, 0.067 * v[0].numpy()) and result.class_mode == "embedding"
 
 
 def test_imagenet_classes_ship_with_the_project_and_resolve_by_name_or_index():
@@ -153,11 +230,25 @@ def test_regularisers_and_augmentations_change_the_objective(generator, clip):
                             embedding_normality=10.0, class_entropy=1.0))(x, torch.Generator().manual_seed(0))
         rich = Objective(generator, clip, [("x", 1.0)], SearchSettings(crops=4, augmentation="rich",
                          class_entropy=0.0))(x, torch.Generator().manual_seed(0))[0]
-    loss, _, terms = regular
-    expected = plain + 10 * terms["noise_normality"] + 10 * terms["embedding_normality"] + terms["class_entropy"]
-    assert torch.allclose(loss, expected, atol=1e-4)
+    loss, _, terms, regularisation = regular
+    # the notebook multiplies the weighted regularisers by the loss factor 100, as the similarity
+    expected = plain + 100 * (10 * terms["noise_normality"] + 10 * terms["embedding_normality"] + terms["class_entropy"])
+    assert torch.allclose(loss, expected, atol=1e-3) and torch.allclose(loss - plain, regularisation, atol=1e-3)
     assert (terms["noise_normality"] > 0).all() and (terms["class_entropy"] > 0).all()
     assert not torch.allclose(rich, plain)
+
+
+def test_the_regulariser_share_of_the_loss_for_a_fixed_candidate_is_the_notebooks(generator, clip):
+    """Uniform class logits: entropy log(1000); the target is the smoothed one-hot's entropy (0.9 on
+    one class, 0.1/999 on each other); the default weight 1e-4 weighs 1e-2 of the difference."""
+    x = torch.cat([torch.zeros(1, 128), torch.zeros(1, 1000)], dim=1)
+    target = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1 / 999))
+    with torch.inference_mode():
+        evaluation = Objective(generator, clip, [("x", 1.0)], SearchSettings(crops=2))(x, torch.Generator())
+    assert evaluation.terms["class_entropy"].item() == pytest.approx(np.log(1000) - target, rel=1e-5)
+    assert evaluation.regularisation.item() == pytest.approx(1e-2 * (np.log(1000) - target), rel=1e-5)
+    assert evaluation.loss.item() == pytest.approx(100 * (1 - evaluation.similarity.item())
+                                                   + 1e-2 * (np.log(1000) - target), rel=1e-6)
 
 
 def test_grayscale_and_stochastic_truncation(generator, clip):
@@ -217,9 +308,10 @@ def test_search_keeps_the_best_candidate_ever_seen(generator, clip):
     assert result.loss == pytest.approx(min(row["loss_best"] for row in history))
     assert np.all(np.diff([row["best_ever_loss"] for row in history]) <= 0)
     assert history[result.iteration]["loss_best"] == pytest.approx(result.loss)
-    # The default objective: 100·(1 − similarity) plus the notebook's 1e-4 class-entropy term.
+    # The default objective, the notebook's: 100·(1 − similarity) + 100·1e-4·class-entropy term.
     entropy = history[result.iteration]["class_entropy"]
-    assert result.loss == pytest.approx(100 * (1 - result.similarity) + 1e-4 * entropy)
+    assert result.loss == pytest.approx(100 * (1 - result.similarity) + 100 * 1e-4 * entropy)
+    assert history[result.iteration]["regularisation"] == pytest.approx(1e-2 * entropy)
     assert result.noise.shape == (128,) and result.class_vector.shape == (1000,)
 
 

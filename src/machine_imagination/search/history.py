@@ -8,7 +8,9 @@ import numpy as np
 
 from ..files import atomic_write_bytes
 
-COLUMNS = ("iteration", "phase", "loss_mean", "loss_best", "similarity_best", "best_ever_loss",
+# Per iteration, of its best candidate: loss_best = 100 · (1 − similarity_best) + regularisation, and
+# regularisation = 100 · Σ weight_i · term_i over the three (unweighted) terms with the search.* weights.
+COLUMNS = ("iteration", "phase", "loss_mean", "loss_best", "similarity_best", "regularisation", "best_ever_loss",
            "noise_normality", "embedding_normality", "class_entropy", "top_classes")
 
 

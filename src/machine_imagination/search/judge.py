@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from .objective import Objective
 from .settings import SearchSettings
 from .state import SearchResult
@@ -19,13 +17,14 @@ def judge(generator, clip, result: SearchResult, prompt_parts, settings: SearchS
 
     scores = {}
     judged = replace(settings, crops=settings.judge_crops)
-    x = np.concatenate([result.noise, result.class_vector])[None]
+    noise = torch.as_tensor(result.noise, device=generator.device)[None]
+    class_vector = torch.as_tensor(result.class_vector, device=generator.device)[None]  # as the generator gets it
     for name, model in (("judge_similarity", clip), ("judge2_similarity", judge_clip)):
         if model is None:
             continue
         objective = Objective(generator, model, prompt_parts, judged)
         crop_rng = torch.Generator().manual_seed((seed * 7919 + 17) % 2**63)
         with torch.inference_mode():
-            images = objective.images(torch.as_tensor(x, dtype=torch.float32, device=generator.device))
+            images = objective.render(noise, class_vector)
             scores[name] = float((objective.similarities(images, crop_rng) @ objective.weights)[0])
     return scores

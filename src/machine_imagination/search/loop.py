@@ -12,10 +12,10 @@ One engine for every mode of the workshop notebook and the tricks of its peers:
   clamped or stochastic truncation, the notebook's random crops or a richer augmentation set.
 
 Defaults reproduce the notebook: CMA-ES, population 50, sigma0 0.5, full covariance, active, not
-elitist, mean at zero noise and random class logits, 64 crops of 70-98 % of the side, loss =
-100 * (1 - mean cosine similarity) + 1e-4 * class-entropy term, best-ever candidate kept. Unlike the
-notebook, whole populations go through BigGAN in one batched call and all their crops through CLIP
-in large chunks.
+elitist, its starts (search.starts: the mean at zero noise and, for a random mix, a zero class part),
+64 crops of 70-98 % of the side, loss = 100 · (1 − mean cosine similarity) + 100 · 1e-4 ·
+class-entropy term (search.objective), best-ever candidate kept. Unlike the notebook, whole
+populations go through BigGAN in one batched call and all their crops through CLIP in large chunks.
 """
 from __future__ import annotations
 

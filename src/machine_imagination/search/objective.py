@@ -1,18 +1,22 @@
-"""What a search minimises: for each candidate, 100 · (1 − CLIP similarity to the prompt) plus the
-weighted regularisers. Batched end to end: the generator renders a whole population (in chunks), and
-every crop of every image goes through CLIP in chunks."""
+"""What a search minimises, as the workshop notebook does: for each candidate
+
+    loss = 100 · (1 − CLIP similarity to the prompt) + 100 · Σ weight_i · term_i
+
+(the notebook multiplies the regularisers by the same loss factor 100, so its default class-entropy
+weight 1e-4 weighs 1e-2 of that term). Batched end to end: the generator renders a whole population
+(in chunks), and every crop of every image goes through CLIP in chunks."""
 from __future__ import annotations
 
 import warnings
 from functools import partial
 from typing import NamedTuple
 
-import numpy as np
-
 from .augment import random_crop_boxes, rich_augment
 from .settings import SearchSettings
+from .starts import smoothed_entropy
 
 REGULARISERS = ("noise_normality", "embedding_normality", "class_entropy")
+LOSS_FACTOR = 100.0  # the notebook's loss_factor, for the similarity and the regularisers alike
 
 
 class Evaluation(NamedTuple):
@@ -21,6 +25,7 @@ class Evaluation(NamedTuple):
     loss: object  # [N]
     similarity: object  # [N]: CLIP similarity, weighted over the prompt's parts
     terms: dict  # regulariser name -> [N] (unweighted)
+    regularisation: object  # [N]: 100 · Σ weight_i · term_i, the loss's share from the regularisers
 
 
 def with_class(x, fixed_class):
@@ -36,7 +41,8 @@ def with_class(x, fixed_class):
 
 class Objective:
     """Loss of a batch of candidates x [N, z_dim + C]: noise, then class logits [num_classes] or (class
-    mode 'embedding') a class embedding [embed_dim]. Differentiable when called with gradients enabled."""
+    mode 'embedding') a searched embedding [embed_dim], which the generator gets times
+    settings.embedding_factor. Differentiable when called with gradients enabled."""
 
     def __init__(self, generator, clip, prompt_parts, settings: SearchSettings):
         import torch
@@ -53,32 +59,33 @@ class Objective:
         self.weights = (weights / weights.clamp_min(0).sum()).to(clip.device)
         embed = generator.class_embeddings()  # [num_classes, embed_dim]
         self.embed_mean, self.embed_std = float(embed.mean()), float(embed.std())
-        p = np.full(generator.num_classes, settings.class_smoothing / generator.num_classes)
-        p[0] += 1 - settings.class_smoothing
-        self.target_entropy = float(-(p * np.log(p)).sum())
+        self.target_entropy = smoothed_entropy(generator.num_classes, settings.class_smoothing)
         # Chunk sizes start at the configured ones and halve on a GPU out-of-memory error.
         self.chunk = {"generator": settings.generator_batch, "clip": max(1, settings.clip_batch)}
 
     def __call__(self, x, crop_rng) -> Evaluation:
-        s = self.settings
+        import torch
+
         similarity = self.similarities(self.images(x), crop_rng) @ self.weights
         terms = self.regularisers(x)
-        loss = 100.0 * (1.0 - similarity)
-        for name in REGULARISERS:
-            weight = getattr(s, name)
-            if weight:
-                loss = loss + weight * terms[name].to(loss.dtype)
-        return Evaluation(loss, similarity, terms)
+        weighted = [getattr(self.settings, name) * terms[name].to(similarity.dtype)
+                    for name in REGULARISERS if getattr(self.settings, name)]
+        regularisation = LOSS_FACTOR * sum(weighted, torch.zeros_like(similarity))
+        return Evaluation(LOSS_FACTOR * (1.0 - similarity) + regularisation, similarity, terms, regularisation)
 
     # -- the generator
 
     def images(self, x):
-        """Images [N, 3, H, W] in [0, 1], float32."""
+        """Images [N, 3, H, W] in [0, 1], float32, of candidates x."""
         return self.in_chunks("generator", self._render, x)
 
     def _render(self, x):
+        return self.render(x[:, : self.z_dim], self.settings.generator_class(x[:, self.z_dim:]))
+
+    def render(self, noise, class_vector):
+        """Images of the generator's own inputs (noise, and logits or the embedding it is given)."""
         with self.autocast():
-            images = self.generator.render(x[:, : self.z_dim], x[:, self.z_dim:], self.settings.truncation,
+            images = self.generator.render(noise, class_vector, self.settings.truncation,
                                            class_mode=self.settings.class_mode, grayscale=self.settings.grayscale)
         return images.float()
 
@@ -126,7 +133,7 @@ class Objective:
         z, cls = x[:, : self.z_dim], x[:, self.z_dim:]
         terms = {"noise_normality": z.mean(dim=1) ** 2 + (z.std(dim=1) - 1) ** 2}
         if self.settings.class_mode == "embedding":
-            embedding = cls
+            embedding = self.settings.generator_class(cls)
             terms["class_entropy"] = torch.zeros_like(terms["noise_normality"])
         else:
             probs = torch.softmax(cls, dim=1)

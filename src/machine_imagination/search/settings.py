@@ -25,6 +25,7 @@ class SearchSettings:
     momentum: float = 0.9  # SGD
     initial_class: str = "random-mix"  # a mode of INITIAL_CLASS_MODES, or an ImageNet class name/index
     class_smoothing: float = 0.1
+    embedding_factor: float = 0.067  # 'random-embeddings': the generator gets the searched vector times this
     optimize_class: bool = True
     init_samples: int = 0  # FuseDream-style: score this many random draws first (0: off)
     init_top: int = 1  # ...and start from the best k of them
@@ -80,6 +81,15 @@ class SearchSettings:
     def class_mode(self) -> str:
         """'embedding' when the 128-dim class embedding is searched, else 'logits'."""
         return "embedding" if self.initial_class == "random-embeddings" else "logits"
+
+    def generator_class(self, searched):
+        """The class vector the generator is given for a searched one (numpy or torch): a searched
+        embedding times embedding_factor (the notebook's emb_factor), logits as they are."""
+        return searched * self.embedding_factor if self.class_mode == "embedding" else searched
+
+    def searched_class(self, given):
+        """The inverse of `generator_class`: the searched vector of a class vector the generator is given."""
+        return given / self.embedding_factor if self.class_mode == "embedding" else given
 
     def check(self, class_names=None) -> None:
         """Raise ValueError naming the `search.` key whose value no search can use."""

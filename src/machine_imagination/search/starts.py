@@ -15,10 +15,23 @@ def truncated_noise(rng: np.random.Generator, n: int, z_dim: int, truncation: fl
     return truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=rng) * truncation
 
 
-def smoothed_one_hot_logits(index: int, num_classes: int, smoothing: float) -> np.ndarray:
-    p = np.full(num_classes, smoothing / num_classes)
-    p[index] += 1 - smoothing
-    return np.log(p)
+def smoothed_one_hot(index: int, num_classes: int, smoothing: float) -> np.ndarray:
+    """The notebook's smoothed one-hot: the class at 1 − smoothing, each other at smoothing / (C − 1)."""
+    p = np.full(num_classes, smoothing / (num_classes - 1))
+    p[index] = 1 - smoothing
+    return p
+
+
+def smoothed_entropy(num_classes: int, smoothing: float) -> float:
+    """The entropy of `smoothed_one_hot`: the target of the class-entropy regulariser."""
+    p = smoothed_one_hot(0, num_classes, smoothing)
+    return float(-(p * np.log(p, out=np.zeros_like(p), where=p > 0)).sum())
+
+
+def centred_logits(probabilities: np.ndarray) -> np.ndarray:
+    """The notebook's logits of class probabilities: log(p + 1e-8), less their mean (per row)."""
+    logs = np.log(probabilities + 1e-8)
+    return logs - logs.mean(axis=-1, keepdims=True)
 
 
 def nearest_class(clip, prompt: str, names=None) -> int:
@@ -32,21 +45,33 @@ def nearest_class(clip, prompt: str, names=None) -> int:
 
 
 def initial_class_vectors(mode: str, n: int, generator, rng, settings: SearchSettings, prompt_class=None):
-    """n starting class vectors (logits, or embeddings for 'random-embeddings')."""
-    c = generator.num_classes
-    if mode == "random-mix":
-        return rng.uniform(0.0, 1.0, (n, c))
+    """n starting class vectors, as the notebook draws them: logits (centred log-probabilities), or
+    for 'random-embeddings' N(0, 1) vectors that reach the generator times settings.embedding_factor."""
+    c, smoothing = generator.num_classes, settings.class_smoothing
+    if mode == "random-mix":  # U(0, 1) per class, normalised
+        p = rng.uniform(0.0, 1.0, (n, c))
+        return centred_logits(p / p.sum(axis=1, keepdims=True))
     if mode == "random-class":
-        return np.stack([smoothed_one_hot_logits(int(k), c, settings.class_smoothing)
-                         for k in rng.integers(0, c, n)])
-    if mode == "random-dirichlet":
-        return np.log(np.clip(rng.dirichlet(np.ones(c), n), 1e-12, None))
+        return centred_logits(np.stack([smoothed_one_hot(int(k), c, smoothing) for k in rng.integers(0, c, n)]))
+    if mode == "random-dirichlet":  # α = population / classes: CMA-ES's population; Adam and SGD search one
+        population = settings.population if settings.uses_cma else 1
+        return centred_logits(rng.dirichlet(np.full(c, population / c), n))
     if mode == "random-embeddings":
-        embed = generator.class_embeddings().double().cpu().numpy()
-        return rng.normal(embed.mean(), embed.std(), (n, embed.shape[1]))
+        return rng.standard_normal((n, generator.class_embeddings().shape[1]))
     # from-prompt, or a named class: the same smoothed one-hot for every draw
     index = prompt_class if mode == "from-prompt" else resolve_class(mode, generator.class_names)
-    return np.repeat(smoothed_one_hot_logits(index, c, settings.class_smoothing)[None], n, axis=0)
+    return np.repeat(centred_logits(smoothed_one_hot(index, c, smoothing))[None], n, axis=0)
+
+
+def cma_es_mean(draw: np.ndarray, settings: SearchSettings, z_dim: int, fixed_class=None) -> np.ndarray:
+    """The notebook's CMA-ES mean from a first draw [1, D]: zero noise, and a zero class part for a
+    random mix or random embeddings (the notebook multiplies that draw by 0); one class (random, named,
+    from the prompt) or a Dirichlet draw stays the mean's class part."""
+    mean = draw.copy()
+    mean[:, :z_dim] = 0.0
+    if fixed_class is None and settings.initial_class in ("random-mix", "random-embeddings"):
+        mean[:, z_dim:] = 0.0
+    return mean
 
 
 def draw_candidates(n: int, rng, generator, settings: SearchSettings, *, fixed_class=None, prompt_class=None):
@@ -75,7 +100,7 @@ def start_vector(previous, generator, settings: SearchSettings, *, fixed_class=N
     if fixed_class is not None:
         return noise
     if settings.class_mode == "embedding":
-        cls = previous.class_embedding(generator).double().numpy()
+        cls = settings.searched_class(previous.class_embedding(generator).double().numpy())
     elif previous.class_mode == "logits":
         cls = np.asarray(previous.class_vector, dtype=np.float64)
     else:

@@ -16,7 +16,8 @@ import numpy as np
 from ..latents import softmax
 from .objective import with_class
 from .settings import SearchSettings
-from .starts import draw_candidates, initial_class_vectors, nearest_class, redraw_out_of_range, start_vector
+from .starts import (cma_es_mean, draw_candidates, initial_class_vectors, nearest_class, redraw_out_of_range,
+                     start_vector)
 
 
 class SearchError(RuntimeError):
@@ -37,6 +38,16 @@ class Scored:
     loss: np.ndarray  # [N]
     similarity: np.ndarray  # [N]
     terms: dict  # regulariser name -> [N]
+    regularisation: np.ndarray  # [N]: the loss's share from the regularisers
+
+    @classmethod
+    def of(cls, x: np.ndarray, evaluation) -> "Scored":
+        """An objective.Evaluation's tensors as float64 numpy arrays, for the candidates x."""
+        def numpy(tensor):
+            return tensor.detach().double().cpu().numpy()
+
+        return cls(x, numpy(evaluation.loss), numpy(evaluation.similarity),
+                   {name: numpy(term) for name, term in evaluation.terms.items()}, numpy(evaluation.regularisation))
 
 
 @dataclass
@@ -70,9 +81,7 @@ def evaluate(objective, state: "SearchState", x: np.ndarray, settings: SearchSet
         x = redraw_out_of_range(x, state.rng, settings, objective.z_dim)
     with torch.inference_mode():
         candidates = torch.as_tensor(x, dtype=torch.float32, device=objective.generator.device)
-        loss, similarity, terms = objective(with_class(candidates, state.fixed_class), state.crop_rng)
-    return Scored(x, loss.double().cpu().numpy(), similarity.double().cpu().numpy(),
-                  {k: v.double().cpu().numpy() for k, v in terms.items()})
+        return Scored.of(x, objective(with_class(candidates, state.fixed_class), state.crop_rng))
 
 
 class NormalDraws:
@@ -118,11 +127,10 @@ class GradientSteps:
         x = self.current()
         self.optimizer.zero_grad(set_to_none=True)
         with torch.enable_grad():
-            loss, similarity, terms = objective(with_class(self.param, fixed_class), crop_rng)
-            loss.sum().backward()
+            evaluation = objective(with_class(self.param, fixed_class), crop_rng)
+            evaluation.loss.sum().backward()
         self.optimizer.step()
-        return Scored(x, loss.detach().double().cpu().numpy(), similarity.detach().double().cpu().numpy(),
-                      {k: v.detach().double().cpu().numpy() for k, v in terms.items()})
+        return Scored.of(x, evaluation)
 
     def __getstate__(self):
         return {"kind": self.kind, "learning_rate": self.learning_rate, "momentum": self.momentum,
@@ -167,11 +175,11 @@ class SearchState:
         if not settings.optimize_class:
             fixed_class = initial_class_vectors(settings.initial_class, 1, generator, rng, settings, prompt_class)[0]
         state = cls(z_dim=generator.z_dim, rng=rng, crop_rng=crop_rng, fixed_class=fixed_class)
-        # 3. the starting point: a random draw (for CMA-ES the notebook's mean: zero noise), moved
-        #    towards the previous sentence's latents, or the best of many draws (FuseDream)
+        # 3. the starting point: a random draw (for CMA-ES the notebook's mean), moved towards the
+        #    previous sentence's latents, or the best of many draws (FuseDream)
         start = draw_candidates(1, rng, generator, settings, fixed_class=fixed_class, prompt_class=prompt_class)
         if settings.uses_cma:
-            start[:, : generator.z_dim] = 0.0
+            start = cma_es_mean(start, settings, generator.z_dim, fixed_class)
         if previous is not None:
             before = start_vector(previous, generator, settings, fixed_class=fixed_class)
             start = settings.story_keep * before[None] + (1 - settings.story_keep) * start
@@ -218,6 +226,7 @@ class SearchState:
             "loss_mean": float(np.mean(scored.loss)),
             "loss_best": float(scored.loss[i]),
             "similarity_best": float(scored.similarity[i]),
+            "regularisation": float(scored.regularisation[i]),
             "best_ever_loss": self.best.loss,
             **{name: float(values[i]) for name, values in scored.terms.items()},
             "top_classes": self.top_classes(x, settings),
@@ -250,8 +259,8 @@ class SearchState:
 
     def result(self, settings: SearchSettings) -> SearchResult:
         """The best candidate ever seen, and how the search got there."""
-        def split(x):
-            return x[: self.z_dim].astype(np.float32), self.class_vector(x).astype(np.float32)
+        def split(x):  # noise and the class vector the generator is given (in float32, as the search gave it)
+            return x[: self.z_dim].astype(np.float32), settings.generator_class(self.class_vector(x).astype(np.float32))
 
         noise, class_vector = split(self.best.x)
         return SearchResult(noise=noise, class_vector=class_vector, class_mode=settings.class_mode,
