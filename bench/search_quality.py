@@ -2,6 +2,7 @@
 
     python bench/search_quality.py                        # every setting, 48 held-out prompts
     python bench/search_quality.py --settings sampled-cma-es --prompts 12
+    python bench/search_quality.py --candidates 8          # the demo setting, K = 1, 2, 4, 8 candidates
 
 The shipped shapes models (models/shapes, trained here) are searched with the project's real
 `search_prompt` for each held-out prompt (`shapes.benchmark_prompts`: never a training caption) and
@@ -10,6 +11,12 @@ colour, size and position from the result. Reports the success rate per attribut
 prompt, the mean time per search, and how well CLIP's similarity predicts the judge's verdict (the
 area under the ROC curve: 0.5 = no better than chance). A random-image control (a random class and
 noise, no search) is scored the same way. Writes JSON and a grid image; numbers go to docs/quality.md.
+
+With --candidates K, each prompt of the demo setting is searched K times (search.candidates: the seeds
+of `candidate_seed`) and the kept candidate is picked as the pipeline picks it (`pick_candidate`: the
+best held-out judge score), and, as a control, by the optimisation loss; reported for K = 1, 2, 4, …
+up to K (the first K candidates), with the seconds per sentence (searches and judging). It also times
+the objective on one population against K populations in one batch, per candidate.
 """
 from __future__ import annotations
 
@@ -29,7 +36,11 @@ sys.path.insert(0, str(ROOT / "src"))
 from machine_imagination.models.clip import load_clip  # noqa: E402
 from machine_imagination.models.device import PRECISIONS, deterministic  # noqa: E402
 from machine_imagination.models.generator import load_generator  # noqa: E402
+from machine_imagination.latents import Latents, SearchOutcome  # noqa: E402
+from machine_imagination.search.candidates import candidate_seed, pick_candidate  # noqa: E402
+from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import search_prompt  # noqa: E402
+from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
 from machine_imagination.search.starts import truncated_noise  # noqa: E402
 from machine_imagination.worlds import shapes  # noqa: E402
@@ -112,6 +123,87 @@ def summarise(rows) -> dict:
     return out
 
 
+DEMO = "sampled-cma-es"
+
+
+def run_candidates(prompts, generator, clip, seed: int, count: int, log, judge_clip=None, **overrides) -> list:
+    """Each prompt searched `count` times with the demo setting, each candidate judged (held-out CLIP
+    score, as the pipeline's pick: `judge_clip`'s when given, as judge.model) and read by the pixel judge."""
+    import torch
+
+    settings = replace(settings_for(DEMO), **overrides)
+    rows = []
+    for i, wanted in enumerate(prompts):
+        text, candidates = wanted.text(), []
+        for k in range(count):
+            k_seed = candidate_seed(seed + i, k)
+            start = time.perf_counter()
+            result = search_prompt(text, seed=k_seed, generator=generator, clip=clip, settings=settings)
+            scores = judge(generator, clip, result, [(text, 1.0)], settings, k_seed, judge_clip)
+            elapsed = time.perf_counter() - start
+            with torch.inference_mode():
+                noise, class_vector = torch.as_tensor(result.noise)[None], torch.as_tensor(result.class_vector)[None]
+                image = generator.render(noise, class_vector, settings.truncation)
+            verdict = shapes.judge_prompt(shapes.to_uint8(image.cpu())[0], wanted)
+            candidates.append({"seed": k_seed, "seconds": elapsed, "loss": result.loss,
+                               "judge_similarity": scores["judge_similarity"],
+                               "judge2_similarity": scores.get("judge2_similarity"), "all": verdict["all"]})
+        rows.append({"prompt": text, "candidates": candidates})
+        log(f"candidates: {i + 1}/{len(prompts)} {text!r}: " + " ".join("+" if c["all"] else "-" for c in candidates))
+    return rows
+
+
+def summarise_candidates(rows, count: int) -> dict:
+    """For K = 1, 2, 4, … count: the share of prompts whose kept candidate is right, picked by the
+    judge score (the pipeline: the second CLIP's when there is one), by the guiding CLIP's judge score
+    and by the loss (the controls), and the seconds per sentence."""
+    def latents(c):
+        outcome = SearchOutcome(loss=c["loss"], similarity=float("nan"), start_loss=float("nan"), best_iteration=0,
+                                optimizer="", initial_class="", clip="", judge_similarity=c["judge_similarity"],
+                                judge2_similarity=c.get("judge2_similarity"))
+        return Latents(noise=np.zeros(1), class_vector=np.zeros(1), seed=c["seed"], search=outcome)
+
+    table = {}
+    k = 1
+    while k <= count:
+        by_judge, by_clip, by_loss, any_right, seconds = [], [], [], [], []
+        for row in rows:
+            first = row["candidates"][:k]
+            by_judge.append(first[pick_candidate([latents(c) for c in first]).kept]["all"])
+            by_clip.append(first[int(np.argmax([c["judge_similarity"] for c in first]))]["all"])
+            by_loss.append(first[int(np.argmin([c["loss"] for c in first]))]["all"])
+            any_right.append(any(c["all"] for c in first))
+            seconds.append(sum(c["seconds"] for c in first))
+        table[k] = {"all_by_judge": float(np.mean(by_judge)), "all_by_guiding_clip": float(np.mean(by_clip)),
+                    "all_by_loss": float(np.mean(by_loss)),
+                    "some_candidate_right": float(np.mean(any_right)), "seconds_per_sentence": float(np.mean(seconds))}
+        k *= 2
+    return table
+
+
+def batched_populations(generator, clip, count: int, repeats: int = 5) -> dict:
+    """The objective's seconds per candidate on one population and on `count` populations in one batch
+    (what batching K candidates' searches together would give)."""
+    import torch
+
+    settings = settings_for(DEMO)
+    objective = Objective(generator, clip, [("a red circle", 1.0)], settings)
+    out = {}
+    for populations in (1, count):
+        x = torch.randn(settings.population * populations, generator.z_dim + generator.num_classes)
+        crop_rng = torch.Generator().manual_seed(0)
+        with torch.inference_mode():
+            objective(x, crop_rng)  # warm-up
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                objective(x, crop_rng)
+                times.append(time.perf_counter() - start)
+        out[populations] = float(np.median(times)) / populations
+    return {"populations_batched": count, "seconds_one_population": out[1],
+            "seconds_batched_per_population": out[count], "speedup": out[1] / out[count]}
+
+
 def save_grid(results: dict, path: Path, columns: int = 16, scale: int = 1) -> None:
     """One row per setting, one column per prompt (the first `columns`): each result image framed
     green (judged right) or red (wrong)."""
@@ -158,8 +250,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--clip", default=str(ROOT / CLIP_DIR))
     parser.add_argument("--out", default=str(ROOT / "bench/results/search_quality.json"))
     parser.add_argument("--grid", default=None, help="grid image path (default: next to --out)")
+    parser.add_argument("--judge", default=None, help="with --candidates: a second CLIP directory that judges "
+                                                     "(as judge.model; default: the guiding CLIP on fresh crops)")
+    parser.add_argument("--candidates", type=int, default=0,
+                        help="K > 0: the demo setting with K candidates per prompt (default --out: "
+                             "bench/results/candidates_quality.json)")
     args = parser.parse_args(argv)
     import torch
+
+    if args.candidates:
+        return main_candidates(args)
 
     unknown = [s for s in args.settings if s not in SETTINGS and s != CONTROL]
     if unknown:
@@ -195,6 +295,38 @@ def main(argv=None) -> dict:
     for name, s in summary.items():
         print(f"{name:34} {s['all']:6.1%} " + " ".join(f"{s[a]:10.1%}" for a in shapes.Description.ATTRIBUTES)
               + f" {s['seconds_mean']:8.2f} {s['clip_predicts_judge_auc']:5.2f}")
+    return report
+
+
+def main_candidates(args) -> dict:
+    import torch
+
+    with deterministic(args.threads):
+        generator = load_generator(args.generator, args.device)
+        clip = load_clip(args.clip, None, args.device)
+        prompts = shapes.benchmark_prompts()[: args.prompts]
+        judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
+        rows = run_candidates(prompts, generator, clip, args.seed, args.candidates, print, judge_clip,
+                              precision=args.precision)
+        batching = batched_populations(generator, clip, args.candidates)
+    table = summarise_candidates(rows, args.candidates)
+    report = {
+        "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
+                    "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+                    "torch": torch.__version__},
+        "precision": args.precision, "setting": DEMO, "settings": asdict(settings_for(DEMO)), "judge": args.judge,
+        "candidates": table, "batching": batching, "results": rows,
+    }
+    out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json")
+               else ROOT / "bench/results/candidates_quality.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"{'K':>3} {'by judge':>9} {'by CLIP':>8} {'by loss':>8} {'any right':>9} {'s/sentence':>10}")
+    for k, t in table.items():
+        print(f"{k:>3} {t['all_by_judge']:9.1%} {t['all_by_guiding_clip']:8.1%} {t['all_by_loss']:8.1%} "
+              f"{t['some_candidate_right']:9.1%} {t['seconds_per_sentence']:10.2f}")
+    print(f"objective, s per population: {batching['seconds_one_population']:.3f} alone, "
+          f"{batching['seconds_batched_per_population']:.3f} with {args.candidates} in one batch")
     return report
 
 

@@ -67,14 +67,15 @@ def test_checkpoint_of_another_search_is_ignored(tmp_path, generator, clip):
 JOB = """
 import sys
 from machine_imagination.project import validate_config
+from machine_imagination.search.candidates import SearchFiles
 from machine_imagination.search.job import search_job
 config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
     "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
     "search": {{"iterations": 60, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})
 out = sys.argv[1]
 search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=3,
-           latents_path=out + "/l.npz", image_path=out + "/i.png", history_path=out + "/h.tsv",
-           plot_path=out + "/h.png", checkpoint_path=out + "/c.pkl", log=lambda m: print(m, flush=True))
+           candidates=[SearchFiles(out + "/l.npz", out + "/i.png", out + "/h.tsv", out + "/h.png")],
+           checkpoint_path=out + "/c.pkl", log=lambda m: print(m, flush=True))
 """
 
 

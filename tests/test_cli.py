@@ -76,6 +76,21 @@ def test_search_one_prompt(tmp_path, config):
     assert Latents.load(out / "latents.npz").sentence.prompt == "a red fox"
 
 
+def test_search_with_candidates_keeps_the_best_judge_score_and_draws_the_sheet(tmp_path, config):
+    out = tmp_path / "s"
+    assert main(["search", "a red fox", "--seed", "3", "--out", str(out), "--config", config, "--iterations", "2",
+                 "--candidates", "3", "--no-video"]) == 0
+    assert {p.name for p in (out / "candidates").iterdir()} == {
+        f"{k}{suffix}" for k in range(3) for suffix in (".npz", ".png", ".tsv", "-history.png")}
+    kept = Latents.load(out / "latents.npz")
+    scores = [Latents.load(out / "candidates" / f"{k}.npz").search.judge_similarity for k in range(3)]
+    assert kept.candidates.kept == int(np.argmax(scores)) and kept.candidates.scores == tuple(scores)
+    assert kept.candidates.seeds[0] == 3
+    assert (out / "image.png").read_bytes() == (out / "candidates" / f"{kept.candidates.kept}.png").read_bytes()
+    assert Image.open(out / "candidates.png").width > 3 * 160
+    assert main(["search", "a red fox", "--out", str(out), "--config", config, "--candidates", "0"]) == 2
+
+
 def test_search_runs_on_the_configs_threads_with_blas_on_one(tmp_path, config):
     path = tmp_path / "threads.yaml"
     path.write_text(yaml.safe_dump({**yaml.safe_load(open(config)), "search": {

@@ -4,6 +4,7 @@ import pytest
 
 from machine_imagination.latents import Latents
 from machine_imagination.project import validate_config
+from machine_imagination.search.candidates import SearchFiles
 from machine_imagination.search.history import read_history_tsv
 from test_walk_and_film import decode
 
@@ -25,9 +26,8 @@ def test_search_job_writes_everything_a_search_leaves_behind(tmp_path, tiny_mode
                          initial_class="random-embeddings", progress_video=True, grayscale=True)
     paths = {name: tmp_path / name for name in ("l.npz", "i.png", "h.tsv", "h.png", "p.mp4")}
     record = search_job(config, text_name="t", index=2, sentence="A fox.", prompt_parts=[["a fox", 1], ["rain", -0.5]],
-                        seed=9, latents_path=paths["l.npz"], image_path=paths["i.png"], history_path=paths["h.tsv"],
-                        plot_path=paths["h.png"], progress_path=paths["p.mp4"], search_overrides={"iterations": 2},
-                        log=lambda message: None)
+                        seed=9, candidates=[SearchFiles(*paths.values())], search_overrides={"iterations": 2},
+                        log=lambda message: None)[0]
     stored = Latents.load(paths["l.npz"])
     with np.load(paths["l.npz"]) as plain:  # the file: an embedding was searched, not logits
         assert "class_embedding" in plain.files and "class_logits" not in plain.files
@@ -57,13 +57,12 @@ def test_search_job_story_start_and_film_of_embedding_latents(tmp_path, tiny_mod
 
     config = tiny_config(tiny_models)
     common = dict(text_name="t", sentence="s", seed=1, log=lambda message: None)
-    first = search_job(config, index=0, prompt_parts=[["a fox", 1]], latents_path=tmp_path / "0.npz",
-                       image_path=tmp_path / "0.png", history_path=tmp_path / "0.tsv", plot_path=tmp_path / "0p.png",
-                       **common)
-    second = search_job(tiny_config(tiny_models, initial_class="random-embeddings", story_keep=1.0), index=1,
-                        prompt_parts=[["a hen", 1]], latents_path=tmp_path / "1.npz", image_path=tmp_path / "1.png",
-                        history_path=tmp_path / "1.tsv", plot_path=tmp_path / "1p.png",
-                        previous_latents=tmp_path / "0.npz", **common)
+    [first] = search_job(config, index=0, prompt_parts=[["a fox", 1]], candidates=[
+        SearchFiles(tmp_path / "0.npz", tmp_path / "0.png", tmp_path / "0.tsv", tmp_path / "0p.png")], **common)
+    [second] = search_job(tiny_config(tiny_models, initial_class="random-embeddings", story_keep=1.0), index=1,
+                          prompt_parts=[["a hen", 1]], candidates=[
+                              SearchFiles(tmp_path / "1.npz", tmp_path / "1.png", tmp_path / "1.tsv", tmp_path / "1p.png")],
+                          previous_latents=tmp_path / "0.npz", **common)
     assert first.class_mode == "logits" and second.class_mode == "embedding"
     # A walk between a logits record and an embedding record goes through class embeddings.
     generator = load_generator(str(tiny_models[0]))
@@ -100,7 +99,7 @@ def test_search_job_applies_the_speed_settings(tmp_path, tiny_models, monkeypatc
     monkeypatch.setattr(device, "tune_for_speed", lambda *a, **k: calls.append(k) or tune(*a, **k))
     config = tiny_config(tiny_models, channels_last=True, iterations=2)
     search_job(config, text_name="t", index=0, sentence="A fox.", prompt_parts=[["a fox", 1]], seed=3,
-               latents_path=tmp_path / "l.npz", image_path=tmp_path / "i.png", history_path=tmp_path / "h.tsv",
-               plot_path=tmp_path / "h.png", log=lambda message: None)
+               candidates=[SearchFiles(tmp_path / "l.npz", tmp_path / "i.png", tmp_path / "h.tsv", tmp_path / "h.png")],
+               log=lambda message: None)
     assert calls == [{"channels_last": True, "compiled": False}]
     assert Latents.load(tmp_path / "l.npz").provenance["settings"]["search"]["channels_last"] is True

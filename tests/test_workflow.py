@@ -243,23 +243,29 @@ def test_rerun_is_bit_identical_and_an_edit_reruns_only_what_it_touches(project,
     assert Latents.load(out / "latents" / "0003.npz").seed == 12345
 
 
-def dag_edges(run_output: str) -> set:
-    """(rule:index -> rule:index) edges of `snakemake --dag` output."""
+def dag_graph(run_output: str) -> tuple[dict, set]:
+    """The nodes (id -> 'rule:index'; Snakemake labels some jobs without their wildcards) and the edges
+    (id -> id) of `snakemake --dag` output."""
     labels = {}
     for node, label in re.findall(r'^\s*(\d+)\[label = "([^"]*)"', run_output, flags=re.M):
         parts = label.split("\\n")
         index = next((p.split(": ")[1] for p in parts if p.startswith("index: ")), "")
         labels[node] = f"{parts[0]}:{index}"
-    return {(labels[a], labels[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", run_output, flags=re.M)}
+    return labels, set(re.findall(r"^\s*(\d+) -> (\d+)", run_output, flags=re.M))
 
 
 def test_story_option_chains_the_searches_in_the_dag(tmp_path, snakemake_run):
-    searches = {f"search_prompt:{i:04d}" for i in range(4)}
+    # Sentence i+1's search starts from sentence i's kept candidate: search i -> keep i -> search i+1.
     for story in (False, True):
         project = make_project(tmp_path / str(story), small_config(**{"search.story": story}))
         run = snakemake_run(project, "--configfile", "config.yaml", "--dag")
         assert run.returncode == 0, run.stderr
-        chained = {(a, b) for a, b in dag_edges(run.stdout) if a in searches and b in searches}
+        nodes, edges = dag_graph(run.stdout)
+        searches = {node: label for node, label in nodes.items() if label.startswith("search_prompt:")}
+        keeps = {searches[a]: b for a, b in edges if a in searches and nodes[b].startswith("keep_candidate:")}
+        assert sorted(keeps) == [f"search_prompt:{i:04d}" for i in range(4)]
+        chained = {(search, searches[b]) for search, keep in keeps.items() for a, b in edges
+                   if a == keep and b in searches}
         expected = {(f"search_prompt:{i:04d}", f"search_prompt:{i + 1:04d}") for i in range(3)}
         assert chained == (expected if story else set())
 

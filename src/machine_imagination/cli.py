@@ -178,23 +178,38 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_search(args) -> int:
+    from .report.candidates_sheet import CandidateRow, candidates_sheet
+    from .search.candidates import SearchFiles, keep_candidate
     from .search.job import search_job
     from .text import fill_prompt
 
     config = load_settings(args)
-    for key in ("iterations", "population", "optimizer", "initial_class"):
+    for key in ("iterations", "population", "optimizer", "initial_class", "candidates"):
         if getattr(args, key) is not None:
             config["search"][key] = getattr(args, key)
+    if config["search"]["candidates"] < 1:
+        raise CommandError(f"--candidates {config['search']['candidates']}: give 1 or more")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     parts = fill_prompt(config["text"]["template"], args.prompt, config["text"]["style"])
-    latents = search_job(
-        config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
-        latents_path=out / "latents.npz", image_path=out / "image.png", history_path=out / "history.tsv",
-        plot_path=out / "history.png", progress_path=None if args.no_video else out / "progress.mp4",
-        checkpoint_path=out / "checkpoint.pkl", threads=config["search"]["threads"],
-        log=lambda message: print(message, file=sys.stderr),
-    )
+    # 1. the search: one candidate is written as the result itself, several under candidates/
+    kept = SearchFiles(out / "latents.npz", out / "image.png", out / "history.tsv", out / "history.png",
+                       None if args.no_video else out / "progress.mp4")
+    count = config["search"]["candidates"]
+    files = [kept] if count == 1 else [SearchFiles.of_candidate(out / "candidates", k, progress=not args.no_video)
+                                       for k in range(count)]
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    found = search_job(config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
+                       candidates=files, checkpoint_path=out / "checkpoint.pkl",
+                       threads=config["search"]["threads"], log=say)
+    # 2. with several: the best judge score kept as the result, and the sheet of them all
+    if count > 1:
+        choice = keep_candidate(files, kept, log=say)
+        candidates_sheet([CandidateRow(0, args.prompt, [f.image for f in files], choice)], out / "candidates.png",
+                         font=config["film"]["caption"]["font"])
+        found = [found[choice.kept]]
+        print(f"kept candidate {choice.kept} of {count} -> {out}/candidates.png")
+    latents = found[0]
     print(f"similarity {latents.search.similarity:.4f} (judge {latents.search.judge_similarity:.4f}) "
           f"-> {out}/image.png")
     return 0
@@ -354,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--population", type=int)
     search.add_argument("--optimizer")
     search.add_argument("--initial-class", dest="initial_class")
+    search.add_argument("--candidates", type=int, help="search K times (seeds derived from --seed), keep the best "
+                                                      "judge score; writes candidates/ and candidates.png")
     search.add_argument("--no-video", action="store_true", help="skip the progress video")
     search.add_argument("--out", default="search", help="output directory")
     add_model_options(search, clip=True)

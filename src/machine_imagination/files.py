@@ -46,6 +46,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def atomic_copy(source: str | Path, target: str | Path) -> None:
+    """A file's bytes copied to `target`, atomically."""
+    import shutil
+
+    with AtomicFile(target) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

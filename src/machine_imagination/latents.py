@@ -12,6 +12,8 @@ knows the file's keys:
       optimizer, initial_class, clip, history_<column> (one value per iteration)
     what made it: seed, generator, source (a converted file), provenance (JSON: the config sections
       that determine the result, the sentence's overrides, package versions)
+    with search.candidates > 1, which candidate was kept: candidate, candidate_picked_by, and of every
+      candidate candidate_seeds, candidate_scores (the judge score that picks), candidate_losses
 
 Strings are numpy unicode scalars, so a file loads with `numpy.load(path)` and no pickle. Files
 written before this module had a type (the same keys) load unchanged.
@@ -62,6 +64,23 @@ class SearchOutcome:
     judge2_similarity: float | None = None  # fresh crops, a second CLIP (judge.model)
     history: dict = field(default_factory=dict)  # column -> [iterations] float64 (see search.history)
 
+    @property
+    def judge_score(self) -> float:
+        """The held-out score a candidate is picked by: the judge's own CLIP (judge.model) when there is
+        one, else the guiding CLIP on fresh crops."""
+        return self.judge2_similarity if self.judge2_similarity is not None else self.judge_similarity
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Which of a sentence's candidates (search.candidates) latents are, and how every candidate scored."""
+
+    kept: int  # the candidate these latents are
+    picked_by: str  # "judge" (the best judge score) or "overrides" (the artist's pick)
+    seeds: tuple  # of every candidate, in order
+    scores: tuple  # every candidate's judge score (SearchOutcome.judge_score)
+    losses: tuple  # every candidate's best optimisation loss
+
 
 @dataclass(frozen=True)
 class Latents:
@@ -76,6 +95,7 @@ class Latents:
     search: SearchOutcome | None = None
     source: str | None = None  # the files it was converted from (the notebook's text files)
     provenance: dict | None = None
+    candidates: Candidates | None = None  # with several candidates per sentence: which one, and all scores
 
     def class_embedding(self, generator):
         """The class embedding the generator is given, as a CPU float32 tensor [embed_dim]: the stored
@@ -137,6 +157,12 @@ class Latents:
             arrays.update({f"history_{column}": np.asarray(values) for column, values in o.history.items()})
         if self.provenance is not None:
             arrays["provenance"] = json.dumps(self.provenance, sort_keys=True)
+        if self.candidates is not None:
+            c = self.candidates
+            arrays.update(candidate=np.int64(c.kept), candidate_picked_by=c.picked_by,
+                          candidate_seeds=np.asarray(c.seeds, dtype=np.int64),
+                          candidate_scores=np.asarray(c.scores, dtype=np.float64),
+                          candidate_losses=np.asarray(c.losses, dtype=np.float64))
         return arrays
 
     @classmethod
@@ -159,10 +185,17 @@ class Latents:
                 judge_similarity=value("judge_similarity"), judge2_similarity=value("judge2_similarity"),
                 history={key.removeprefix("history_"): arrays[key] for key in arrays if key.startswith("history_")})
         provenance = json.loads(value("provenance")) if "provenance" in arrays else None
+        candidates = None
+        if "candidate" in arrays:
+            candidates = Candidates(kept=int(value("candidate")), picked_by=value("candidate_picked_by", ""),
+                                    seeds=tuple(int(v) for v in arrays["candidate_seeds"]),
+                                    scores=tuple(float(v) for v in arrays["candidate_scores"]),
+                                    losses=tuple(float(v) for v in arrays["candidate_losses"]))
         return cls(noise=arrays["noise"], class_vector=arrays[CLASS_KEYS[mode]], class_mode=mode,
                    truncation=float(value("truncation")), grayscale=bool(value("grayscale", False)),
                    seed=None if "seed" not in arrays else int(value("seed")), generator=value("generator"),
-                   sentence=sentence, search=search, source=value("source"), provenance=provenance)
+                   sentence=sentence, search=search, source=value("source"), provenance=provenance,
+                   candidates=candidates)
 
     def with_truncation(self, truncation: float) -> "Latents":
         return replace(self, truncation=float(truncation))

@@ -133,7 +133,8 @@ def project_prompts(config: dict) -> dict[str, list[Prompt]]:
             prompts[name] = make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
                                          style=t["style"], seed=config["seed"],
                                          overrides_table=config["overrides"].get(name),
-                                         class_names=generator_class_names(config["generator"]["model"]))
+                                         class_names=generator_class_names(config["generator"]["model"]),
+                                         candidates=config["search"]["candidates"])
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
     return prompts
@@ -183,8 +184,8 @@ def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool 
 
 def provenance(config: dict) -> dict:
     """What an output records of the config: the sections that determine a search's result, and the
-    versions of the packages that made it."""
-    return {
-        "settings": {key: config[key] for key in ("seed", "text", "generator", "clip", "search")},
-        "packages": package_versions(),
-    }
+    versions of the packages that made it. (Not search.candidates: a candidate's result is the same
+    however many there are; kept latents record the candidates themselves.)"""
+    settings = {key: config[key] for key in ("seed", "text", "generator", "clip", "search")}
+    settings["search"] = {key: value for key, value in settings["search"].items() if key != "candidates"}
+    return {"settings": settings, "packages": package_versions()}

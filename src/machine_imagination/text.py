@@ -25,6 +25,7 @@ class Prompt:
     seed: int  # derived from the project seed and the index only (unless overridden)
     parts: tuple = ()  # ((text, weight), ...): the prompt's weighted parts
     search: tuple = ()  # ((setting, value), ...): this sentence's own search settings (overrides)
+    candidate: int | None = None  # the artist's pick among the sentence's candidates (overrides), or None: the judge's
 
 
 def parse_weighted_prompt(spec: str) -> list[tuple[str, float]]:
@@ -131,34 +132,37 @@ def sentence_seed(project_seed: int, index: int) -> int:
 
 
 def make_prompts(path, *, split="sentences", language="en", template="{sentence}", style="", seed=1,
-                 overrides=None, overrides_table=None, class_names=None) -> list[Prompt]:
+                 overrides=None, overrides_table=None, class_names=None, candidates=1) -> list[Prompt]:
     """The prompts of one text; `overrides`: {index: {column: value}}, or `overrides_table`: the path
-    of an overrides table (read against this text's sentences and the generator's `class_names`)."""
+    of an overrides table (read against this text's sentences, the generator's `class_names` and the
+    number of `candidates` per sentence)."""
     check_template(template)
     sentences = split_text(read_text(path), split, language)
     if not sentences:
         unit = "line" if split == "lines" else "sentence"
         raise TextError(f"text file '{path}' contains no {unit} (it is empty or holds no words)")
     if overrides_table:
-        overrides = read_overrides(overrides_table, len(sentences), class_names)
+        overrides = read_overrides(overrides_table, len(sentences), class_names, candidates)
     overrides = overrides or {}
     prompts = []
     for i, s in enumerate(sentences):
         own = dict(overrides.get(i, {}))
         parts = fill_prompt(own.pop("prompt", template), s, style)
         seed_i = own.pop("seed", None)
+        candidate = own.pop("candidate", None)  # not a search setting: it picks among the searches' results
         prompts.append(Prompt(index=i, sentence=s, prompt=format_weighted_prompt(parts),
                               seed=sentence_seed(seed, i) if seed_i is None else seed_i,
-                              parts=parts, search=tuple(sorted(own.items()))))
+                              parts=parts, search=tuple(sorted(own.items())), candidate=candidate))
     return prompts
 
 
-OVERRIDE_COLUMNS = {"seed": int, "initial_class": str, "iterations": int, "prompt": str}
+OVERRIDE_COLUMNS = {"seed": int, "initial_class": str, "iterations": int, "prompt": str, "candidate": int}
 
 
-def read_overrides(path, sentences: int, class_names=None) -> dict:
+def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) -> dict:
     """An overrides table: a TSV with an `index` column and any of seed, initial_class, iterations,
-    prompt; an empty cell keeps the project's value. Returns {index: {column: value}}."""
+    prompt, candidate (a pick among the sentence's `candidates`); an empty cell keeps the project's
+    value. Returns {index: {column: value}}."""
     if not Path(path).is_file():
         raise TextError(f"overrides table '{path}' does not exist (check the path under 'overrides:' in the config)")
     lines = read_text(path).split("\n")
@@ -192,6 +196,11 @@ def read_overrides(path, sentences: int, class_names=None) -> dict:
                 raise TextError(f"{where}: {name} {cell!r} is not a whole number") from None
             if name == "iterations" and values[name] < 1 or name == "seed" and values[name] < 0:
                 raise TextError(f"{where}: {name} must be {'at least 1' if name == 'iterations' else '0 or more'}")
+            if name == "candidate" and not 0 <= values[name] < candidates:
+                allowed = f"0 to {candidates - 1}" if candidates > 1 else "0 (search.candidates is 1)"
+                raise TextError(f"{where}: candidate {values[name]} is out of range: sentence {index} has "
+                                f"{candidates} candidate{'s' if candidates > 1 else ''} (search.candidates), "
+                                f"so a pick is {allowed}")
             if name == "initial_class":
                 try:
                     check_initial_class(cell, class_names)

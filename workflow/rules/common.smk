@@ -98,6 +98,12 @@ def outputs_of(text):
         files += expand(f"results/{text}/{pattern}", index=indices(text))
     if config["search"]["progress_video"]:
         files += expand(f"results/{text}/progress/{{index}}.mp4", index=indices(text))
+    candidates = [".npz", ".png", ".tsv", "-history.png"] + ([".mp4"] if config["search"]["progress_video"] else [])
+    for suffix in candidates:
+        files += expand(f"results/{text}/candidates/{{index}}/{{k}}{suffix}", index=indices(text),
+                        k=range(config["search"]["candidates"]))
+    if config["search"]["candidates"] > 1:
+        files.append(f"results/{text}/candidates.png")
     return files
 
 
@@ -109,8 +115,13 @@ def previous_latents(wildcards):
     return []
 
 
-def progress_outputs(pattern):
-    return [pattern] if config["search"]["progress_video"] else []
+def progress_outputs(patterns):
+    return patterns if config["search"]["progress_video"] else []
+
+
+def candidate_files(suffix):
+    """The search job's files of every candidate of a sentence (wildcards text and index left open)."""
+    return [f"results/{{text}}/candidates/{{index}}/{k}{suffix}" for k in range(config["search"]["candidates"])]
 
 
 def gpus(section):

@@ -4,6 +4,7 @@
 
 
 localrules:
+    candidates_sheet,
     contact_sheet,
     summarize,
     write_manifest,
@@ -75,3 +76,33 @@ rule write_manifest:
         "../../environment.yml"
     script:
         "../scripts/write_manifest.py"
+
+
+rule candidates_sheet:
+    input:
+        latents=lambda wildcards: expand(
+            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
+        ),
+        images=lambda wildcards: expand(
+            "results/{text}/candidates/{index}/{k}.png",
+            text=wildcards.text,
+            index=indices(wildcards.text),
+            k=range(config["search"]["candidates"]),
+        ),
+    output:
+        report(
+            "results/{text}/candidates.png",
+            caption="../report/candidates.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/candidates_sheet.log",
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=2000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/candidates_sheet.py"

@@ -1,7 +1,9 @@
-"""The report stage's jobs (workflow/rules/report.smk): a text's contact sheet, summary table and
-manifest. (`snakemake --report` builds the HTML report from these and the other stages' outputs.)"""
+"""The report stage's jobs (workflow/rules/report.smk): a text's contact sheet, candidates sheet,
+summary table and manifest. (`snakemake --report` builds the HTML report from these and the other stages' outputs.)"""
 from __future__ import annotations
 
+from ..latents import Candidates, Latents
+from .candidates_sheet import CandidateRow, candidates_sheet
 from .contact_sheet import contact_sheet
 from .manifest import write_manifest
 from .summary import summary_table
@@ -9,6 +11,18 @@ from .summary import summary_table
 
 def contact_sheet_job(config: dict, images: list, captions: list[str], path) -> None:
     contact_sheet(images, captions, path, font=config["film"]["caption"]["font"])
+
+
+def candidates_sheet_job(config: dict, kept_latents: list, candidate_images: list, path) -> None:
+    """kept_latents: each sentence's kept latents file; candidate_images: each sentence's candidates' images."""
+    rows = []
+    for latents_path, images in zip(kept_latents, candidate_images):
+        latents = Latents.load(latents_path)
+        choice = latents.candidates or Candidates(  # one candidate: the latents are it
+            kept=0, picked_by="judge", seeds=(latents.seed,), scores=(latents.search.judge_score,),
+            losses=(latents.search.loss,))
+        rows.append(CandidateRow(latents.sentence.index, latents.sentence.sentence, list(images), choice))
+    candidates_sheet(rows, path, font=config["film"]["caption"]["font"])
 
 
 def summary_job(latents: list, path) -> None:

@@ -9,5 +9,6 @@
   judge       the held-out score of the image found
   checkpoint  saving and resuming a search across preemption
   history     the per-iteration table and plot; progress: the search video
-  job         the job of workflow/rules/search.smk
+  candidates  several searches per sentence: their seeds and files, the pick, the keep job
+  job         the search job of workflow/rules/search.smk
 """

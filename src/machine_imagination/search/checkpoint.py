@@ -5,8 +5,10 @@ covariance, optimizer moments, the best candidate so far, the history, every ran
 atomically every N iterations and when the job is told to end: SLURM sends SIGTERM at the time limit
 and on preemption (SIGUSR1 is caught too, but the profile sends none: `--signal=USR1` would also reach
 the Snakemake process inside the job, which does not survive it). A rerun of the same search finds
-the checkpoint and carries on, ending with exactly the latents an uninterrupted run finds. A
-checkpoint made by a different search (other prompt, seed, settings or models) is ignored.
+the checkpoint and carries on, ending with exactly the latents an uninterrupted run finds. A finished
+search is saved too (the job clears it once its files are written), so that a job searching several
+candidates and killed in candidate k does not search candidates 0 … k−1 again. A checkpoint made by a
+different search (other prompt, seed, settings or models) is ignored.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from ..files import atomic_write_bytes
 
 FORMAT = 2  # 2: the state is a search.state.SearchState
+FINISHED = "finished"  # `done` of a finished search's checkpoint
 
 
 class SearchInterrupted(RuntimeError):
@@ -66,17 +69,24 @@ class Checkpointer:
         if saved.get("format") != FORMAT or saved.get("key") != self.key:
             self.log(f"ignoring checkpoint {self.path}: it belongs to another search")
             return None
-        self.log(f"resuming from checkpoint {self.path} (after iteration {saved['done']})")
+        when = "a finished search" if saved["done"] == FINISHED else f"after iteration {saved['done']}"
+        self.log(f"resuming from checkpoint {self.path} ({when})")
         return saved["state"]
 
     def after_iteration(self, done: int, state) -> None:
         """Called after each iteration (`done` iterations so far) with the search's state."""
         if done % self.every == 0 or self.stop_signal:
-            atomic_write_bytes(self.path, pickle.dumps({"format": FORMAT, "key": self.key, "done": done,
-                                                        "state": state}))
+            self.save(done, state)
         if self.stop_signal:
             raise SearchInterrupted(f"stopped by {self.stop_signal} after iteration {done}; "
                                     f"checkpoint saved to {self.path}, rerun to resume")
+
+    def finish(self, state) -> None:
+        """Save the finished search: a rerun takes its result without searching again."""
+        self.save(FINISHED, state)
+
+    def save(self, done, state) -> None:
+        atomic_write_bytes(self.path, pickle.dumps({"format": FORMAT, "key": self.key, "done": done, "state": state}))
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

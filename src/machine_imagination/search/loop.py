@@ -53,7 +53,9 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
         gradient_step(state, objective, settings, log)
         if checkpoint:
             checkpoint.after_iteration(settings.first_gradient_iteration + state.step, state)
-    # 5. the best candidate ever seen
+    # 5. the best candidate ever seen (kept in the checkpoint until the job has written it)
+    if checkpoint:
+        checkpoint.finish(state)
     return state.result(settings)
 
 

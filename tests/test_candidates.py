@@ -1,0 +1,218 @@
+"""Several candidates per sentence (search.candidates): seeds, the pick, the files, resuming a killed
+job, and the artist's pick in the overrides table."""
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from machine_imagination.latents import Latents, SearchOutcome
+from machine_imagination.search.candidates import SearchFiles, candidate_seed, keep_candidate, pick_candidate
+from machine_imagination.text import TextError, read_overrides
+from test_pipeline import tiny_config
+
+
+def test_candidate_seeds_start_with_the_sentence_seed_and_do_not_depend_on_the_count():
+    assert candidate_seed(1234, 0) == 1234
+    seeds = [candidate_seed(1234, k) for k in range(8)]
+    assert len(set(seeds)) == 8
+    assert seeds[:3] == [candidate_seed(1234, k) for k in range(3)]
+    assert candidate_seed(1235, 1) != candidate_seed(1234, 1)
+
+
+def scored(judge, loss, judge2=None, seed=0):
+    search = SearchOutcome(loss=loss, similarity=0.0, start_loss=0.0, best_iteration=0, optimizer="cma-es",
+                           initial_class="random-mix", clip="c", judge_similarity=judge, judge2_similarity=judge2)
+    return Latents(noise=np.zeros(4, np.float32), class_vector=np.zeros(3, np.float32), seed=seed, search=search)
+
+
+def test_the_pick_is_the_best_judge_score_never_the_loss():
+    candidates = [scored(0.2, loss=10, seed=5), scored(0.4, loss=90, seed=6), scored(0.3, loss=1, seed=7)]
+    choice = pick_candidate(candidates)
+    assert (choice.kept, choice.picked_by) == (1, "judge")
+    assert choice.seeds == (5, 6, 7) and choice.scores == (0.2, 0.4, 0.3) and choice.losses == (10, 90, 1)
+    # With a second CLIP (judge.model), its score decides.
+    with_judge2 = [scored(0.9, 1, judge2=0.1), scored(0.1, 1, judge2=0.5)]
+    assert pick_candidate(with_judge2).kept == 1
+    assert pick_candidate(candidates, pick=2).kept == 2 and pick_candidate(candidates, pick=2).picked_by == "overrides"
+    with pytest.raises(ValueError, match="candidate 3 does not exist"):
+        pick_candidate(candidates, pick=3)
+
+
+def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best_is_kept(tmp_path, tiny_models):
+    from machine_imagination.search.job import search_job
+
+    config = tiny_config(tiny_models)
+    common = dict(text_name="t", index=1, sentence="A fox.", prompt_parts=[["a fox", 1]], seed=11,
+                  log=lambda message: None)
+    single = SearchFiles(tmp_path / "one.npz", tmp_path / "one.png", tmp_path / "one.tsv", tmp_path / "one-h.png")
+    search_job(config, candidates=[single], **common)
+    files = [SearchFiles.of_candidate(tmp_path / "candidates", k) for k in range(3)]
+    found = search_job(config, candidates=files, **common)
+    # Candidate 0 is the search without candidates, byte for byte; the others have their own seeds.
+    for name in ("latents", "image", "history", "plot"):
+        assert getattr(files[0], name).read_bytes() == getattr(single, name).read_bytes(), name
+    assert [c.seed for c in found] == [candidate_seed(11, k) for k in range(3)]
+    assert len({c.noise.tobytes() for c in found}) == 3
+    # Kept: the best judge score, with every candidate's scores recorded.
+    kept = SearchFiles(tmp_path / "k.npz", tmp_path / "k.png", tmp_path / "k.tsv", tmp_path / "k-h.png")
+    choice = keep_candidate(files, kept, log=lambda message: None)
+    scores = [c.search.judge2_similarity for c in found]  # a second CLIP (judge.model) judges
+    assert choice.kept == int(np.argmax(scores)) and choice.scores == tuple(scores)
+    record = Latents.load(kept.latents)
+    assert record.candidates == choice and record.seed == found[choice.kept].seed
+    assert np.array_equal(record.noise, found[choice.kept].noise)
+    assert kept.image.read_bytes() == files[choice.kept].image.read_bytes()
+    # The artist's pick; and one candidate is kept as it is, byte for byte.
+    other = (choice.kept + 1) % 3
+    keep_candidate(files, kept, pick=other, log=lambda message: None)
+    assert Latents.load(kept.latents).candidates.picked_by == "overrides"
+    assert kept.image.read_bytes() == files[other].image.read_bytes()
+    keep_candidate([single], kept, log=lambda message: None)
+    assert kept.latents.read_bytes() == single.latents.read_bytes()
+
+
+JOB = """
+import sys
+from machine_imagination.project import validate_config
+from machine_imagination.search.candidates import SearchFiles
+from machine_imagination.search.job import search_job
+config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
+    "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
+    "search": {{"iterations": 40, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})
+out = sys.argv[1]
+search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=3,
+           candidates=[SearchFiles.of_candidate(out, k) for k in range(3)], checkpoint_path=out + "/c.pkl",
+           log=lambda m: print(m, flush=True))
+"""
+
+
+def candidate_logs(output: str) -> list[str]:
+    """The job's output split at each candidate's first line."""
+    return output.split("searching sentence 0")[1:]
+
+
+def test_a_job_killed_in_candidate_2_resumes_without_searching_0_and_1_again(tmp_path, tiny_models):
+    script = tmp_path / "job.py"
+    script.write_text(JOB.format(g=str(tiny_models[0]), c=str(tiny_models[1])))
+    plain, killed = tmp_path / "plain", tmp_path / "killed"
+    plain.mkdir()
+    killed.mkdir()
+    assert subprocess.run([sys.executable, str(script), str(plain)], capture_output=True).returncode == 0
+
+    job = subprocess.Popen([sys.executable, "-u", str(script), str(killed)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    for line in job.stdout:
+        seen += line
+        if "(candidate 2 of 3" in seen and line.startswith("iteration 7 "):
+            job.send_signal(signal.SIGKILL)  # no warning: the process is gone mid-iteration
+            break
+    job.stdout.read()
+    assert job.wait(timeout=120) == -signal.SIGKILL
+    assert (killed / "c.pkl").is_file() and (killed / "c-1.pkl").is_file() and (killed / "c-2.pkl").is_file()
+
+    resumed = subprocess.run([sys.executable, str(script), str(killed)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    first, second, third = candidate_logs(resumed.stdout)
+    for log in (first, second):  # taken from their finished checkpoints, not searched again
+        assert "(a finished search)" in log and "\niteration " not in log
+    # Candidate 2 resumes from its last checkpoint (iteration 5 or later: the job may have run on a
+    # little after the line that triggered the kill), not from the start.
+    assert "resuming from checkpoint" in third and "(after iteration " in third and "\niteration 1 " not in third
+    for name in ("0.npz", "1.npz", "2.npz", "0.png", "1.png", "2.png", "2.tsv", "2-history.png"):
+        assert (plain / name).read_bytes() == (killed / name).read_bytes(), name
+    assert not list(killed.glob("c*.pkl")), "a finished job leaves no checkpoint"
+
+
+def test_a_pick_in_the_overrides_table_is_checked_against_the_candidates(tmp_path):
+    table = tmp_path / "picks.tsv"
+    table.write_text("index\tcandidate\n1\t2\n")
+    assert read_overrides(table, sentences=4, candidates=3) == {1: {"candidate": 2}}
+    cases = {
+        "index\tcandidate\n1\t3\n": r"picks.tsv', line 2: candidate 3 is out of range: sentence 1 has 3 candidates "
+                                    r"\(search.candidates\), so a pick is 0 to 2",
+        "index\tcandidate\n1\t-1\n": "line 2: candidate -1 is out of range",
+        "index\tcandidate\n0\t1\n2\tbest\n": r"picks.tsv', line 3: candidate 'best' is not a whole number",
+        "index\tcandidate\n7\t1\n": r"picks.tsv', line 2: index 7 is out of range \(the text has 4 sentences\)",
+    }
+    for content, message in cases.items():
+        table.write_text(content)
+        with pytest.raises(TextError, match=message):
+            read_overrides(table, sentences=4, candidates=3)
+    table.write_text("index\tcandidate\n1\t1\n")
+    with pytest.raises(TextError, match=r"so a pick is 0 \(search.candidates is 1\)"):
+        read_overrides(table, sentences=4)
+
+
+@pytest.mark.e2e
+def test_candidates_end_to_end_and_an_artists_pick_searches_nothing_again(tmp_path, snakemake_run):
+    import yaml
+    from PIL import Image
+
+    from test_workflow import make_project, small_config
+
+    project = make_project(tmp_path, small_config(**{"search.candidates": 3}))
+    run = snakemake_run(project, "--configfile", "config.yaml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = project / "results" / "four"
+    # 1. every candidate kept; each sentence's latents and image are the best judge score's
+    for i in range(4):
+        names = sorted(p.name for p in (out / "candidates" / f"{i:04d}").iterdir())
+        assert names == sorted(f"{k}{suffix}" for k in range(3) for suffix in (".npz", ".png", ".tsv", "-history.png"))
+        kept = Latents.load(out / "latents" / f"{i:04d}.npz")
+        candidates = [Latents.load(out / "candidates" / f"{i:04d}" / f"{k}.npz") for k in range(3)]
+        scores = [c.search.judge_similarity for c in candidates]
+        assert kept.candidates.kept == int(np.argmax(scores)) and kept.candidates.picked_by == "judge"
+        assert kept.candidates.seeds == tuple(c.seed for c in candidates)
+        assert np.array_equal(kept.noise, candidates[kept.candidates.kept].noise)
+        image = (out / "images" / f"{i:04d}.png").read_bytes()
+        assert image == (out / "candidates" / f"{i:04d}" / f"{kept.candidates.kept}.png").read_bytes()
+    summary = [line.split("\t") for line in (out / "summary.tsv").read_text().splitlines()]
+    assert summary[0][-2:] == ["candidate", "picked_by"]
+    assert [row[-2:] for row in summary[1:]] == [
+        [str(Latents.load(out / "latents" / f"{i:04d}.npz").candidates.kept), "judge"] for i in range(4)]
+    sheet = Image.open(out / "candidates.png")
+    assert sheet.width > 3 * 160 and sheet.height > 4 * 160
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert {"candidates.png", "candidates/0003/2.npz"} <= set(manifest["files"])
+    # 2. a rerun of the searches is bit-identical
+    candidate_bytes = {p.relative_to(out): p.read_bytes() for p in (out / "candidates").rglob("*.npz")}
+    rerun = snakemake_run(project, "--configfile", "config.yaml", "--forcerun", "search_prompt")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert {p.relative_to(out): p.read_bytes() for p in (out / "candidates").rglob("*.npz")} == candidate_bytes
+    # 3. the artist picks another candidate for sentence 2: no search, only the segments that touch it
+    other = (Latents.load(out / "latents" / "0002.npz").candidates.kept + 1) % 3
+    stamps = {p.relative_to(out).as_posix(): p.stat().st_mtime_ns
+              for d in ("latents", "segments", "candidates/0002") for p in (out / d).iterdir()}
+    (project / "picks.tsv").write_text(f"index\tcandidate\n2\t{other}\n")
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["overrides"] = {"four": "picks.tsv"}
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    pick = snakemake_run(project, "--configfile", "config.yaml")
+    assert pick.returncode == 0, pick.stdout + pick.stderr
+    ran = pick.stdout + pick.stderr
+    assert "rule search_prompt:" not in ran and "rule keep_candidate:" in ran
+    changed = sorted(k for k, v in stamps.items() if (out / k).stat().st_mtime_ns != v)
+    assert changed == ["latents/0002.npz", "segments/0001.mp4", "segments/0002.mp4"]
+    picked = Latents.load(out / "latents" / "0002.npz")
+    assert (picked.candidates.kept, picked.candidates.picked_by) == (other, "overrides")
+    assert (out / "images" / "0002.png").read_bytes() == (out / "candidates" / "0002" / f"{other}.png").read_bytes()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("table, message", [
+    ("index\tcandidate\n2\t3\n", "overrides table 'picks.tsv', line 2: candidate 3 is out of range"),
+    ("index\tcandidate\n2\tlast\n", "overrides table 'picks.tsv', line 2: candidate 'last' is not a whole number"),
+    ("index\tcandidate\n9\t1\n", "overrides table 'picks.tsv', line 2: index 9 is out of range"),
+], ids=["out of range", "not a number", "no such sentence"])
+def test_a_bad_pick_stops_the_run_before_any_job(table, message, tmp_path, snakemake_run):
+    from test_workflow import make_project, small_config
+
+    project = make_project(tmp_path, small_config(**{"search.candidates": 3}, overrides={"four": "picks.tsv"}))
+    (project / "picks.tsv").write_text(table)
+    run = snakemake_run(project, "--configfile", "config.yaml")
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr and "Traceback" not in run.stderr
+    assert not (project / "results").exists()
