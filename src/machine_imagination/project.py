@@ -20,6 +20,9 @@ from .text import Prompt, TextError, check_template, make_prompts
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
 
 
+MIN_FRAME, MAX_FRAME = 64, 8192  # film.frame's sides, in pixels
+
+
 class ConfigError(ValueError):
     """The config cannot be used; the message names the key and what to change."""
 
@@ -112,12 +115,71 @@ def check_settings(config: dict) -> None:
     size = film["size"]
     if size is not None and size % 2:
         raise ConfigError(f"config key 'film.size': {size} is odd; H.264 in yuv420p needs an even size")
+    check_frame(film)
     unknown = sorted(set(config["titles"]) - set(config["texts"]))
     if unknown:
         raise ConfigError(f"config key 'titles': {', '.join(unknown)} is not a text under 'texts'")
     judge = config["judge"]
     if (judge["model"] is None) != (judge["pretrained"] is None) and not (judge["model"] and "/" in judge["model"]):
         raise ConfigError("config keys 'judge.model' and 'judge.pretrained' go together (or judge.model is a directory)")
+
+
+def check_frame(film: dict) -> None:
+    frame = film["frame"]
+    if frame is None:
+        return
+    if film["size"] is not None:
+        raise ConfigError("config keys 'film.size' and 'film.frame' do not go together: with film.frame the image "
+                          "takes the frame's height; remove film.size")
+    width, height = frame
+    if width % 2 or height % 2:
+        raise ConfigError(f"config key 'film.frame': {width}x{height} has an odd side; H.264 in yuv420p needs "
+                          "even sides (e.g. [1920, 1080])")
+    if min(width, height) < MIN_FRAME or max(width, height) > MAX_FRAME:
+        raise ConfigError(f"config key 'film.frame': {width}x{height} is out of range; each side must be "
+                          f"between {MIN_FRAME} and {MAX_FRAME} pixels")
+
+
+def check_sound(config: dict, prompts: dict, files: bool = True) -> None:
+    """The `audio` map and the film's pacing agree, and (with `files`) every audio file reads and every
+    timing file has one cue per sentence, in order, within its recording."""
+    from .audio import AudioError, check_cues, espeak_exe, probe_seconds, read_timing
+
+    film, sounds = config["film"], config["audio"]
+    unknown = sorted(set(sounds) - set(config["texts"]))
+    if unknown:
+        raise ConfigError(f"config key 'audio': {', '.join(unknown)} is not a text under 'texts'")
+    for name in config["texts"]:
+        sound = sounds.get(name, {})
+        if ("reading" in sound) != ("timing" in sound):
+            given, missing = ("reading", "timing") if "reading" in sound else ("timing", "reading")
+            raise ConfigError(f"config key 'audio.{name}.{given}' needs 'audio.{name}.{missing}' (a recording "
+                              "and its timing file go together)")
+        if "reading" in sound and film["pacing"] != "audio":
+            raise ConfigError(f"config key 'audio.{name}.reading': a recorded reading paces the film only with "
+                              "film.pacing: audio")
+        if film["pacing"] == "audio" and "reading" not in sound and film["narration"] == "none":
+            raise ConfigError(f"config key 'film.pacing': 'audio' follows a reading, but text '{name}' has none: "
+                              f"give audio.{name}.reading and audio.{name}.timing, or set film.narration: espeak")
+    if film["narration"] != "none" and film["pacing"] != "audio":
+        raise ConfigError("config key 'film.narration': a narration paces the film only with film.pacing: audio")
+    if not files:
+        return
+    if film["pacing"] == "audio" and any("reading" not in sounds.get(n, {}) for n in config["texts"]):
+        try:
+            espeak_exe()
+        except AudioError as err:
+            raise ConfigError(f"config key 'film.narration': {err}") from None
+    for name, sound in sounds.items():
+        try:
+            if "music" in sound:
+                probe_seconds(sound["music"])
+            if "reading" in sound:
+                seconds = probe_seconds(sound["reading"])
+                check_cues(sound["timing"], read_timing(sound["timing"]), [p.sentence for p in prompts[name]],
+                           film["fps"], seconds)
+        except AudioError as err:
+            raise ConfigError(f"config key 'audio.{name}': {err}") from None
 
 
 def project_prompts(config: dict) -> dict[str, list[Prompt]]:
@@ -164,12 +226,13 @@ class Project:
 
 def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool = True) -> Project:
     """The project a config describes, checked in full before any job starts: 1. the schema (defaults
-    filled in), 2. the settings only code can check, 3. every text's prompts, 4. the models (skip with
-    `models=False`: a job re-reading the config need not), 5. the weights cache: the named models to
-    fetch there, and the config rewritten to read them from it; without it, the named models that
-    download on first use."""
+    filled in), 2. the settings only code can check, 3. every text's prompts, 4. its sound (the audio
+    files read in full, and the models checked, only with `models=True`: a job re-reading the config need
+    not), 5. the weights cache: the named models to fetch there, and the config rewritten to read them
+    from it; without it, the named models that download on first use."""
     config = validate_config(raw)
     prompts = project_prompts(config)
+    check_sound(config, prompts, files=models)
     if models:
         check_models(config, buildable)
     try:

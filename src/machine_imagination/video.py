@@ -85,9 +85,18 @@ class VideoWriter:
             self.file.discard()
 
 
-def concat_videos(videos, path, subtitles=None) -> None:
+@dataclass(frozen=True)
+class AudioTrack:
+    """An audio track for `concat_videos`: ffmpeg input arguments per input, and a filter graph from
+    those inputs (named {0}, {1}, … in the order given) to one stream labelled [audio]."""
+    inputs: tuple  # e.g. (("-i", "reading.wav"), ("-stream_loop", "-1", "-i", "music.mp3"))
+    graph: str  # e.g. "[{0}:a]apad,atrim=duration=12[audio]"
+    bitrate: str = "192k"
+
+
+def concat_videos(videos, path, subtitles=None, audio: AudioTrack | None = None) -> None:
     """Join videos encoded with identical settings into one mp4 without re-encoding; with `subtitles`
-    (an .srt), add them as a soft subtitle track."""
+    (an .srt), add them as a soft subtitle track; with `audio`, an AAC audio track."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     listing = path.with_name(f".{path.stem}.segments.txt")
@@ -95,8 +104,18 @@ def concat_videos(videos, path, subtitles=None) -> None:
     with AtomicFile(path) as tmp:
         args = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(listing)]
         if subtitles:
-            args += ["-i", str(subtitles), "-map", "0:v", "-map", "1:s", "-c:s", "mov_text",
-                     "-metadata:s:s:0", "language=und"]
+            args += ["-i", str(subtitles)]
+        for item in audio.inputs if audio else ():
+            args += list(item)
+        if subtitles or audio:
+            args += ["-map", "0:v"]
+        if subtitles:
+            args += ["-map", "1:s", "-c:s", "mov_text", "-metadata:s:s:0", "language=und"]
+        if audio:
+            first = 2 if subtitles else 1
+            graph = audio.graph.format(*range(first, first + len(audio.inputs)))
+            args += ["-filter_complex", graph, "-map", "[audio]", "-c:a", "aac", "-b:a", audio.bitrate,
+                     "-flags:a", "+bitexact"]
         args += ["-c:v", "copy", "-map_metadata", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", str(tmp)]
         result = subprocess.run(args, capture_output=True, text=True)
         listing.unlink(missing_ok=True)

@@ -5,7 +5,7 @@ import re
 
 from snakemake.exceptions import WorkflowError
 
-from machine_imagination.film.plan import frame_plan
+from machine_imagination.film.plan import card_frames, frame_plan
 from machine_imagination.models import ModelError
 from machine_imagination.models.clip import clip_files
 from machine_imagination.models.generator import generator_files
@@ -74,6 +74,37 @@ def next_latents(wildcards):
     return []
 
 
+def audio_paced():
+    return config["film"]["pacing"] == "audio"
+
+
+def reading_files(wildcards):
+    """The reading a film with film.pacing: audio follows (made by prepare_reading): its WAV and its cues."""
+    if not audio_paced():
+        return {}
+    return {"reading": f"results/{wildcards.text}/audio/reading.wav",
+            "timing": f"results/{wildcards.text}/audio/timing.json"}
+
+
+def reading_timing(wildcards):
+    """Only the reading's cues (segments and subtitles need no sound)."""
+    return {"timing": reading_files(wildcards)["timing"]} if audio_paced() else {}
+
+
+def sound_of(text):
+    """The text's audio settings (recording, timing, music), or an empty map."""
+    return config["audio"].get(text, {})
+
+
+def recording_files(wildcards):
+    """The artist's recording and its timing file, if the text has them (else it is narrated)."""
+    return {k: v for k, v in sound_of(wildcards.text).items() if k in ("reading", "timing")}
+
+
+def music_file(wildcards):
+    return {"music": sound_of(wildcards.text)["music"]} if "music" in sound_of(wildcards.text) else {}
+
+
 def plan_of(text):
     return frame_plan(config["film"], [p.sentence for p in PROMPTS[text]])
 
@@ -94,6 +125,8 @@ def outputs_of(text):
     """Everything made for a text (what its manifest lists)."""
     files = [f"results/{text}/{name}" for name in ("prompts.tsv", "film.mp4", "film.srt", "film.json",
                                                    "contact_sheet.png", "summary.tsv")]
+    if audio_paced():
+        files += [f"results/{text}/audio/reading.wav", f"results/{text}/audio/timing.json"]
     for pattern in ("latents/{index}.npz", "images/{index}.png", "history/{index}.tsv", "history/{index}.png"):
         files += expand(f"results/{text}/{pattern}", index=indices(text))
     if config["search"]["progress_video"]:

@@ -1,16 +1,43 @@
 # The film: one segment per sentence (its captioned image held, then the walk to the next image),
 # optional title and end cards, joined without re-encoding. A segment depends only on its own and the
-# next sentence's latents, so an edited sentence re-renders just the segments that touch it.
+# next sentence's latents, so an edited sentence re-renders just the segments that touch it. With
+# film.pacing: audio, the segments also follow the reading's cues (rule prepare_reading).
 
 
 localrules:
+    prepare_reading,
     render_card,
     write_subtitles,
     assemble_film,
 
 
+rule prepare_reading:
+    input:
+        unpack(recording_files),
+    output:
+        reading="results/{text}/audio/reading.wav",
+        timing="results/{text}/audio/timing.json",
+    log:
+        "logs/{text}/prepare_reading.log",
+    params:
+        # Narrated (no recording): the sentences, read by espeak-ng.
+        sentences=lambda wildcards: [] if "reading" in sound_of(wildcards.text) else [
+            p.sentence for p in PROMPTS[wildcards.text]
+        ],
+        narration={k: config["film"][k] for k in ("narration", "voice", "words_per_minute", "narration_pause")},
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/prepare_reading.py"
+
+
 rule render_segment:
     input:
+        unpack(reading_timing),
         latents="results/{text}/latents/{index}.npz",
         next_latents=next_latents,
         generator=generator_inputs,
@@ -22,7 +49,8 @@ rule render_segment:
         "benchmarks/{text}/segments/{index}.tsv"
     params:
         caption=lambda wildcards: prompt_of(wildcards).sentence,
-        hold=lambda wildcards: plan_of(wildcards.text).holds[int(wildcards.index)],
+        # With audio pacing the job reads its hold from the reading's cues.
+        hold=lambda wildcards: None if audio_paced() else plan_of(wildcards.text).holds[int(wildcards.index)],
         settings=config["film"],
     threads: 2
     resources:
@@ -46,7 +74,7 @@ rule render_card:
         "logs/{text}/segments/{card}.log",
     params:
         text=lambda wildcards: title_of(wildcards.text) if wildcards.card == "title" else config["film"]["credits"],
-        frames=lambda wildcards: plan_of(wildcards.text).title or plan_of(wildcards.text).end,
+        frames=lambda wildcards: card_frames(config["film"])[0 if wildcards.card == "title" else 1],
         settings=config["film"],
     threads: 1
     resources:
@@ -59,6 +87,8 @@ rule render_card:
 
 
 rule write_subtitles:
+    input:
+        unpack(reading_timing),
     output:
         report(
             "results/{text}/film.srt",
@@ -83,6 +113,8 @@ rule write_subtitles:
 
 rule assemble_film:
     input:
+        unpack(reading_files),
+        unpack(music_file),
         segments=film_segments,
         subtitles="results/{text}/film.srt",
     output:
@@ -94,6 +126,7 @@ rule assemble_film:
         "logs/{text}/assemble_film.log",
     params:
         captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
+        sound=lambda wildcards: sound_of(wildcards.text),
     threads: 1
     resources:
         runtime=10,

@@ -4,4 +4,5 @@ from machine_imagination.film.jobs import film_job
 
 with job_log(snakemake.log[0]):
     film_job(snakemake.config, list(snakemake.input.segments), snakemake.params.captions, snakemake.output.film,
-             snakemake.output.record, subtitles=snakemake.input.subtitles)
+             snakemake.output.record, subtitles=snakemake.input.subtitles, reading_wav=snakemake.input.get("reading"),
+             timing_path=snakemake.input.get("timing"), sound=snakemake.params.sound)

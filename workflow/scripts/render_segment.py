@@ -9,6 +9,8 @@ following = following if isinstance(following, str) else (following[0] if follow
 with job_log(snakemake.log[0]):
     frames = segment_job(
         snakemake.config,
+        index=int(snakemake.wildcards.index),
+        timing_path=snakemake.input.get("timing"),
         latents_path=snakemake.input.latents,
         next_latents_path=following,
         caption=snakemake.params.caption,

@@ -30,7 +30,7 @@ class CaptionStyle:
     box_opacity: float = 0.67
     outline: float = 0.0  # outline width as a fraction of the text height (0: none)
     outline_color: str = "#000000"
-    position: str = "bottom"  # bottom, top or middle
+    position: str = "bottom"  # over the image: bottom, top or middle; or below it (see film.screen)
 
     @classmethod
     def from_config(cls, config: dict) -> "CaptionStyle":
@@ -65,26 +65,34 @@ def _rgb(color: str, what: str) -> tuple:
         raise FilmError(f"{what}: {color!r} is not a colour (use a name or #rrggbb)") from None
 
 
-def burn_caption(frame: np.ndarray, text: str, style: CaptionStyle) -> np.ndarray:
-    """Draw `text`, wrapped to fit inside the safe margins, on `frame` (a [H, W, 3] uint8 array)."""
+def burn_caption(frame: np.ndarray, text: str, style: CaptionStyle, band: tuple | None = None) -> np.ndarray:
+    """Draw `text`, wrapped to fit inside the safe margins, on `frame` (a [H, W, 3] uint8 array): over
+    it at `style.position`, or with `band` (first row, row after the last) centred in that band, in a
+    smaller font if it needs more lines than fit."""
     from PIL import Image, ImageDraw
 
     height, width = frame.shape[:2]
     pixels = max(8, round(style.size * height))
     margin = round(style.margin * height)
-    font = load_font(style.font, pixels)
     image = Image.fromarray(frame).convert("RGBA")
     draw = ImageDraw.Draw(image)
-    lines = wrap_text(draw, text, font, width - 2 * margin)
-    line_height = round(pixels * 1.25)
-    block = line_height * len(lines)
-    if style.position == "top":
+    while True:
+        font = load_font(style.font, pixels)
+        lines = wrap_text(draw, text, font, width - 2 * margin)
+        line_height = round(pixels * 1.25)
+        block = line_height * len(lines)
+        if band is None or block <= band[1] - band[0] - margin or pixels <= 8:
+            break
+        pixels -= 1
+    if band is not None:
+        top = (band[0] + band[1] - block) // 2
+    elif style.position == "top":
         top = margin
     elif style.position == "middle":
         top = (height - block) // 2
     else:
         top = height - margin - block
-    if style.box:
+    if style.box and band is None:
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         pad = max(2, margin // 2)
         ImageDraw.Draw(overlay).rectangle([0, max(0, top - pad), width, min(height, top + block + pad)],

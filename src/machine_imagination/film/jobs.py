@@ -1,61 +1,98 @@
-"""The film stage's jobs (workflow/rules/film.smk): each film segment, the title and end cards, the
-subtitles, and the film joined from its segments. Each takes the validated config and explicit paths
-and writes its outputs atomically."""
+"""The film stage's jobs (workflow/rules/film.smk): the reading the film follows (a recording or a
+narration), each film segment, the title and end cards, the subtitles, and the film joined from its
+segments with its soundtrack. Each takes the validated config and explicit paths and writes its
+outputs atomically."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..files import write_json
+from ..audio import Reading, narrate, prepare_reading, soundtrack
+from ..files import sha256_file, write_json
 from ..latents import Latents
 from ..models.device import deterministic, select_device
 from ..project import provenance
 from ..video import Encoding, VideoWriter, concat_videos
 from .captions import CaptionStyle, render_card, write_srt
 from .plan import frame_plan
+from .screen import Screen
 from .walk import render_segment
 
 
-def segment_job(config: dict, *, latents_path, next_latents_path, caption: str, hold: int, segment_path,
-                threads: int = 1) -> int:
+def reading_job(config: dict, sentences: list[str], *, wav_path, timing_path, recording=None, timing=None) -> Reading:
+    """The reading a film with `film.pacing: audio` follows: the artist's recording and its timing
+    file, or (without one) the sentences narrated by espeak-ng, each followed by a pause long enough
+    for the walk to the next image."""
+    film = config["film"]
+    if recording is not None:
+        return prepare_reading(recording, timing, wav_path, timing_path)
+    pause = max(film["narration_pause"], (film["steps"] + 2) / film["fps"])
+    return narrate(sentences, voice=film["voice"], words_per_minute=film["words_per_minute"], pause=pause,
+                   tail=pause, out_wav=wav_path, out_timing=timing_path)
+
+
+def segment_job(config: dict, *, index: int, latents_path, next_latents_path, caption: str, hold: int | None,
+                segment_path, threads: int = 1, timing_path=None) -> int:
     """Render and encode one film segment: the sentence's image held (with its caption, if burned in),
-    then the walk to the next image."""
+    then the walk to the next image. With a reading (`timing_path`), its cues say how long."""
     from ..models.generator import load_generator
 
     film = config["film"]
+    steps, lead = film["steps"], 0
+    if timing_path is not None:
+        plan = frame_plan(film, [], Reading.load(timing_path))
+        hold, steps, lead = plan.holds[index], plan.transition_frames(index), plan.lead if index == 0 else 0
     with deterministic(threads):
         generator = load_generator(config["generator"]["model"], select_device(film["device"]))
         current = Latents.load(latents_path)
         following = Latents.load(next_latents_path) if next_latents_path else None
         style = CaptionStyle.from_config(config) if film["captions"] in ("burned", "both") else None
-        return render_segment(generator, current, following, caption, segment_path, hold=hold, steps=film["steps"],
+        return render_segment(generator, current, following, caption, segment_path, hold=hold, steps=steps,
                               size=film["size"], batch=film["render_batch"], style=style,
-                              encoding=Encoding.from_config(config), easing=film["easing"])
+                              encoding=Encoding.from_config(config), easing=film["easing"],
+                              screen=Screen.from_config(film, generator.resolution), lead=lead)
 
 
 def card_job(config: dict, *, text: str, frames: int, segment_path) -> int:
     """Encode a title or end card with the same settings as the sentence segments."""
     from ..models.generator import generator_resolution
 
-    side = config["film"]["size"] or generator_resolution(config["generator"]["model"])
-    card = render_card(text, side, side, CaptionStyle.from_config(config))
-    with VideoWriter(segment_path, side, side, Encoding.from_config(config)) as writer:
+    screen = Screen.from_config(config["film"], generator_resolution(config["generator"]["model"]))
+    card = render_card(text, screen.width, screen.height, CaptionStyle.from_config(config))
+    with VideoWriter(segment_path, screen.width, screen.height, Encoding.from_config(config)) as writer:
         writer.write(np.broadcast_to(card, (frames, *card.shape)))
     return writer.frames
 
 
-def subtitles_job(config: dict, captions: list[str], path) -> None:
-    write_srt(captions, frame_plan(config["film"], captions), path)
+def subtitles_job(config: dict, captions: list[str], path, timing_path=None) -> None:
+    reading = Reading.load(timing_path) if timing_path else None
+    write_srt(captions, frame_plan(config["film"], captions, reading), path)
 
 
-def film_job(config: dict, segments: list, captions: list[str], film_path, record_path, subtitles=None) -> None:
-    """Join the segments into `film.mp4` (with a soft subtitle track if asked) and record what made it."""
-    concat_videos(segments, film_path, subtitles if config["film"]["captions"] in ("soft", "both") else None)
-    plan = frame_plan(config["film"], captions)
+def film_job(config: dict, segments: list, captions: list[str], film_path, record_path, subtitles=None, *,
+             reading_wav=None, timing_path=None, sound: dict | None = None) -> None:
+    """Join the segments into `film.mp4` (with a soft subtitle track if asked, and the soundtrack: the
+    reading from the end of the title card on, music under it) and record what made it."""
+    film, sound = config["film"], sound or {}
+    reading = Reading.load(timing_path) if timing_path else None
+    plan = frame_plan(film, captions, reading)
+    track = soundtrack(plan.total_frames / plan.fps, reading=reading_wav, delay=plan.title / plan.fps,
+                       music=sound.get("music"), music_volume=sound.get("music_volume", 0.3),
+                       music_fade=sound.get("music_fade", 2.0), music_loop=sound.get("music_loop", True))
+    concat_videos(segments, film_path, subtitles if film["captions"] in ("soft", "both") else None, track)
+    audio = {}
+    if track is not None:
+        audio = {"audio": {
+            "reading": {"cues": [[c.start, c.end] for c in reading.cues], "seconds": reading.duration,
+                        "sha256": sha256_file(reading_wav), "source": reading.source} if reading is not None else None,
+            "music": {**{k: v for k, v in sound.items() if k.startswith("music")},
+                      "sha256": sha256_file(sound["music"])} if sound.get("music") else None,
+        }}
     write_json(record_path, {
         "frames": plan.total_frames,
         "fps": plan.fps,
         "seconds": plan.total_frames / plan.fps,
         "caption_frames": [[r.start, r.stop] for r in map(plan.caption_frames, range(plan.sentences))],
         "film": config["film"],
+        **audio,
         **provenance(config),
     })

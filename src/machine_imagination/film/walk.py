@@ -12,6 +12,7 @@ import numpy as np
 from ..render import render_latents, render_still
 from ..video import Encoding, VideoWriter
 from .captions import CaptionStyle, burn_caption
+from .screen import Screen
 
 
 def transition_times(steps: int, easing: str = "linear"):
@@ -62,24 +63,31 @@ def render_transition(generator, a, b, steps: int, size: int | None, batch: int,
 
 
 def segment_frames(generator, latents, following, *, hold: int, steps: int, size: int | None, batch: int,
-                   easing: str = "linear", caption: str = "", style: CaptionStyle | None = None):
-    """Yield one segment's frames in batches: `hold` frames of `latents`' image (with `caption` burned
-    in unless `style` is None), then the `steps` frames of the walk to `following` (none if None)."""
-    still = render_still(generator, latents, size)
+                   easing: str = "linear", caption: str = "", style: CaptionStyle | None = None,
+                   screen: Screen | None = None, lead: int = 0):
+    """Yield one segment's frames in batches: `lead` black frames, `hold` frames of `latents`' image
+    (with `caption` burned in unless `style` is None), then the `steps` frames of the walk to
+    `following` (none if None). With a `screen`, the image has its side and place in the frame (and
+    `size` is not used)."""
+    screen = screen or Screen(*[size or generator.resolution] * 3, 0, 0)
+    if lead:
+        yield np.zeros((lead, screen.height, screen.width, 3), np.uint8)
+    still = screen.place(render_still(generator, latents, screen.image)[None])[0]
     if style is not None:
-        still = burn_caption(still, caption, style)
+        still = burn_caption(still, caption, style, screen.band)
     yield np.broadcast_to(still, (hold, *still.shape))
     if following is not None:
-        yield from render_transition(generator, latents, following, steps, size, batch, easing)
+        for frames in render_transition(generator, latents, following, steps, screen.image, batch, easing):
+            yield screen.place(frames)
 
 
 def render_segment(generator, latents, following, caption: str, path, *, hold: int, steps: int,
                    size: int | None, batch: int, style: CaptionStyle | None, encoding: Encoding,
-                   easing: str = "linear") -> int:
+                   easing: str = "linear", screen: Screen | None = None, lead: int = 0) -> int:
     """Encode one segment (see `segment_frames`) to `path`; returns the number of frames written."""
-    side = size or generator.resolution
-    with VideoWriter(path, side, side, encoding) as writer:
+    screen = screen or Screen(*[size or generator.resolution] * 3, 0, 0)
+    with VideoWriter(path, screen.width, screen.height, encoding) as writer:
         for frames in segment_frames(generator, latents, following, hold=hold, steps=steps, size=size, batch=batch,
-                                     easing=easing, caption=caption, style=style):
+                                     easing=easing, caption=caption, style=style, screen=screen, lead=lead):
             writer.write(frames)
     return writer.frames

@@ -2,23 +2,14 @@
 and `verify_manifest` re-checks a tree against it (also as `machine-imagination verify DIR`)."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from ..files import package_versions, write_json
+from ..files import package_versions, sha256_file as sha256, write_json
 from ..text import read_prompts_tsv
 
 MANIFEST = "manifest.json"
 SKIPPED_DIRS = ("checkpoints",)  # transient: a search's resumable state, deleted when it finishes
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def output_files(root: Path) -> list[Path]:
