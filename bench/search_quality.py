@@ -13,7 +13,7 @@ area under the ROC curve: 0.5 = no better than chance). A random-image control (
 noise, no search) is scored the same way. Writes JSON and a grid image; numbers go to docs/quality.md.
 
 With --candidates K, each prompt of the demo setting is searched K times (search.candidates: the seeds
-of `candidate_seed`) and the kept candidate is picked as the pipeline picks it (`pick_candidate`: the
+of `candidate_seed`) and the kept candidate is picked as the pipeline picks it (`Candidates.among`: the
 best held-out judge score), and, as a control, by the optimisation loss; reported for K = 1, 2, 4, …
 up to K (the first K candidates), with the seconds per sentence (searches and judging). It also times
 the objective on one population against K populations in one batch, per candidate.
@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from machine_imagination.models.clip import load_clip  # noqa: E402
 from machine_imagination.models.device import PRECISIONS, deterministic  # noqa: E402
 from machine_imagination.models.generator import load_generator  # noqa: E402
-from machine_imagination.latents import Latents, SearchOutcome  # noqa: E402
-from machine_imagination.search.candidates import candidate_seed, pick_candidate  # noqa: E402
+from machine_imagination.latents import Candidates, Latents, SearchOutcome  # noqa: E402
+from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import search_prompt  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
@@ -169,7 +169,7 @@ def summarise_candidates(rows, count: int) -> dict:
         by_judge, by_clip, by_loss, any_right, seconds = [], [], [], [], []
         for row in rows:
             first = row["candidates"][:k]
-            by_judge.append(first[pick_candidate([latents(c) for c in first]).kept]["all"])
+            by_judge.append(first[Candidates.among([latents(c) for c in first]).kept]["all"])
             by_clip.append(first[int(np.argmax([c["judge_similarity"] for c in first]))]["all"])
             by_loss.append(first[int(np.argmin([c["loss"] for c in first]))]["all"])
             any_right.append(any(c["all"] for c in first))

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from machine_imagination.latents import Latents, SearchOutcome
-from machine_imagination.search.candidates import SearchFiles, candidate_seed, keep_candidate, pick_candidate
+from machine_imagination.latents import Candidates, Latents, SearchOutcome
+from machine_imagination.search.candidates import SearchFiles, candidate_seed, keep_candidate
 from machine_imagination.text import TextError, read_overrides
 from test_pipeline import tiny_config
 
@@ -29,15 +29,21 @@ def scored(judge, loss, judge2=None, seed=0):
 
 def test_the_pick_is_the_best_judge_score_never_the_loss():
     candidates = [scored(0.2, loss=10, seed=5), scored(0.4, loss=90, seed=6), scored(0.3, loss=1, seed=7)]
-    choice = pick_candidate(candidates)
+    choice = Candidates.among(candidates)
     assert (choice.kept, choice.picked_by) == (1, "judge")
     assert choice.seeds == (5, 6, 7) and choice.scores == (0.2, 0.4, 0.3) and choice.losses == (10, 90, 1)
     # With a second CLIP (judge.model), its score decides.
     with_judge2 = [scored(0.9, 1, judge2=0.1), scored(0.1, 1, judge2=0.5)]
-    assert pick_candidate(with_judge2).kept == 1
-    assert pick_candidate(candidates, pick=2).kept == 2 and pick_candidate(candidates, pick=2).picked_by == "overrides"
+    assert Candidates.among(with_judge2).kept == 1
+    picked = Candidates.among(candidates, pick=2)
+    assert (picked.kept, picked.picked_by) == (2, "overrides")
     with pytest.raises(ValueError, match="candidate 3 does not exist"):
-        pick_candidate(candidates, pick=3)
+        Candidates.among(candidates, pick=3)
+    # One candidate is kept as it is (the report's sheet of a one-candidate record); several need scores.
+    alone = Candidates.among([scored(None, loss=3, seed=9)])
+    assert (alone.kept, alone.seeds, alone.losses) == (0, (9,), (3,)) and np.isnan(alone.scores[0])
+    with pytest.raises(ValueError, match="a candidate has no judge score"):
+        Candidates.among([scored(None, 1), scored(0.5, 1)])
 
 
 def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best_is_kept(tmp_path, tiny_models):

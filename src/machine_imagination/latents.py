@@ -81,6 +81,26 @@ class Candidates:
     scores: tuple  # every candidate's judge score (SearchOutcome.judge_score)
     losses: tuple  # every candidate's best optimisation loss
 
+    @classmethod
+    def among(cls, records: list, pick: int | None = None) -> "Candidates":
+        """Which of a sentence's candidate `Latents` records to keep: `pick` (the artist's, from the
+        overrides table), else the one with the best judge score (the first of equals; never the
+        optimisation loss). A single candidate is kept as it is."""
+        scores = [r.search.judge_score for r in records]
+        if pick is not None:
+            if not 0 <= pick < len(records):
+                raise ValueError(f"candidate {pick} does not exist (candidates 0 to {len(records) - 1})")
+            kept, picked_by = int(pick), "overrides"
+        elif len(records) == 1:
+            kept, picked_by = 0, "judge"
+        elif any(score is None for score in scores):
+            raise ValueError("a candidate has no judge score (search.judge_crops): cannot pick the best")
+        else:
+            kept, picked_by = int(np.argmax(scores)), "judge"
+        return cls(kept=kept, picked_by=picked_by, seeds=tuple(int(r.seed) for r in records),
+                   scores=tuple(float(s) if s is not None else float("nan") for s in scores),
+                   losses=tuple(float(r.search.loss) for r in records))
+
 
 @dataclass(frozen=True)
 class Latents:

@@ -18,9 +18,7 @@ def candidates_sheet_job(config: dict, kept_latents: list, candidate_images: lis
     rows = []
     for latents_path, images in zip(kept_latents, candidate_images):
         latents = Latents.load(latents_path)
-        choice = latents.candidates or Candidates(  # one candidate: the latents are it
-            kept=0, picked_by="judge", seeds=(latents.seed,), scores=(latents.search.judge_score,),
-            losses=(latents.search.loss,))
+        choice = latents.candidates or Candidates.among([latents])  # one candidate: the latents are it
         rows.append(CandidateRow(latents.sentence.index, latents.sentence.sentence, list(images), choice))
     candidates_sheet(rows, path, font=config["film"]["caption"]["font"])
 

@@ -53,29 +53,12 @@ def candidate_checkpoint(path, k: int) -> Path:
     return path if k == 0 else path.with_name(f"{path.stem}-{k}{path.suffix}")
 
 
-def pick_candidate(candidates: list[Latents], pick: int | None = None) -> Candidates:
-    """Which candidate to keep: `pick` (the artist's, from the overrides table), else the one with the
-    best judge score (the first of equals); never the optimisation loss."""
-    scores = [c.search.judge_score for c in candidates]
-    if pick is None:
-        if any(score is None for score in scores):
-            raise ValueError("a candidate has no judge score (search.judge_crops): cannot pick the best")
-        kept, picked_by = int(np.argmax(scores)), "judge"
-    else:
-        if not 0 <= pick < len(candidates):
-            raise ValueError(f"candidate {pick} does not exist (candidates 0 to {len(candidates) - 1})")
-        kept, picked_by = int(pick), "overrides"
-    return Candidates(kept=kept, picked_by=picked_by, seeds=tuple(int(c.seed) for c in candidates),
-                      scores=tuple(float(s) if s is not None else float("nan") for s in scores),
-                      losses=tuple(float(c.search.loss) for c in candidates))
-
-
 def keep_candidate(candidates: list[SearchFiles], kept: SearchFiles, pick: int | None = None, log=print) -> Candidates:
     """The keep job: the chosen candidate's files become the sentence's. With one candidate they are
     copied byte for byte (today's files); with several the latents also record the choice."""
     # 1. every candidate's record, and the choice
     records = [Latents.load(files.latents) for files in candidates]
-    choice = pick_candidate(records, pick)
+    choice = Candidates.among(records, pick)
     chosen = candidates[choice.kept]
     # 2. the latents: the candidate's, with the choice when there was one to make
     if len(candidates) == 1:
