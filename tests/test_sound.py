@@ -137,6 +137,29 @@ def test_caption_below_stays_in_its_band_even_when_long():
         assert changed[:, 0].min() >= screen.band[0], "no caption pixel over the image"
 
 
+def test_a_1920x1080_segment_decodes_at_that_size_with_its_caption_in_the_band(tmp_path, generator):
+    from machine_imagination.film.walk import render_segment
+    from machine_imagination.latents import Latents
+    from machine_imagination.render import render_still
+    from machine_imagination.video import Encoding
+
+    screen = Screen.from_config(film_config(frame=[1920, 1080], caption={"position": "below"}), generator.resolution)
+    rng = np.random.default_rng(0)
+    a, b = (Latents(noise=rng.standard_normal(128).astype(np.float32),
+                    class_vector=rng.standard_normal(1000).astype(np.float32)) for _ in range(2))
+    frames = render_segment(generator, a, b, "A keeper climbs the spiral stairs.", tmp_path / "wide.mp4", hold=2,
+                            steps=2, size=None, batch=2, style=CaptionStyle(), encoding=Encoding(fps=FPS,
+                            preset="ultrafast"), screen=screen)
+    meta, decoded = decode(tmp_path / "wide.mp4")
+    assert frames == 4 and meta["size"] == (1920, 1080) and decoded.shape == (4, 1080, 1920, 3)
+    box = (slice(screen.top, screen.top + screen.image), slice(screen.left, screen.left + screen.image))
+    still = render_still(generator, a, screen.image)
+    assert np.abs(decoded[0][box].astype(int) - still.astype(int)).mean() < 6  # the image, scaled, uncovered
+    band = decoded[:, screen.band[0]:]
+    assert band[0].max() > 200 and band[3].max() < 30  # the caption while the image holds, not in the walk
+    assert decoded[0][:, :screen.left].max() < 30  # black beside the image
+
+
 # ------------------------------------------------------------------------------------------ validation
 
 @pytest.fixture
