@@ -32,6 +32,34 @@ def clip(tiny_models):
     return load_clip(str(tiny_models[1]), None)
 
 
+SEARCH_JOB = """
+import sys
+from machine_imagination.project import validate_config
+from machine_imagination.search.candidates import SearchFiles
+from machine_imagination.search.job import search_job
+config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
+    "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
+    "search": {{"iterations": {iterations}, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})
+out = sys.argv[1]
+files = {files}
+search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=3,
+           candidates=files, checkpoint_path=out + "/c.pkl", log=lambda m: print(m, flush=True))
+"""
+
+
+def write_search_job(path, tiny_models, *, iterations: int, candidates: int | None = None) -> Path:
+    """A search job as a script of its own (`python PATH OUT` searches one sentence into OUT), for tests
+    that kill a real process and resume it: one search (files l.npz, i.png, h.tsv, h.png) or, with
+    `candidates`, that many (the pipeline's candidate files)."""
+    if candidates is None:
+        files = '[SearchFiles(out + "/l.npz", out + "/i.png", out + "/h.tsv", out + "/h.png")]'
+    else:
+        files = f"[SearchFiles.of_candidate(out, k) for k in range({candidates})]"
+    Path(path).write_text(SEARCH_JOB.format(g=str(tiny_models[0]), c=str(tiny_models[1]), iterations=iterations,
+                                            files=files))
+    return Path(path)
+
+
 def snakemake(workdir, *args, timeout=900):
     """Run the project's Snakefile in `workdir` with the test interpreter's snakemake."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--nolock", *args]

@@ -10,6 +10,7 @@ import pytest
 from machine_imagination.latents import Candidates, Latents, SearchOutcome
 from machine_imagination.search.candidates import SearchFiles, candidate_seed, keep_candidate
 from machine_imagination.text import TextError, read_overrides
+from conftest import write_search_job
 from test_pipeline import tiny_config
 
 
@@ -79,29 +80,13 @@ def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best
     assert kept.latents.read_bytes() == single.latents.read_bytes()
 
 
-JOB = """
-import sys
-from machine_imagination.project import validate_config
-from machine_imagination.search.candidates import SearchFiles
-from machine_imagination.search.job import search_job
-config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
-    "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
-    "search": {{"iterations": 40, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})
-out = sys.argv[1]
-search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=3,
-           candidates=[SearchFiles.of_candidate(out, k) for k in range(3)], checkpoint_path=out + "/c.pkl",
-           log=lambda m: print(m, flush=True))
-"""
-
-
 def candidate_logs(output: str) -> list[str]:
     """The job's output split at each candidate's first line."""
     return output.split("searching sentence 0")[1:]
 
 
 def test_a_job_killed_in_candidate_2_resumes_without_searching_0_and_1_again(tmp_path, tiny_models):
-    script = tmp_path / "job.py"
-    script.write_text(JOB.format(g=str(tiny_models[0]), c=str(tiny_models[1])))
+    script = write_search_job(tmp_path / "job.py", tiny_models, iterations=40, candidates=3)
     plain, killed = tmp_path / "plain", tmp_path / "killed"
     plain.mkdir()
     killed.mkdir()

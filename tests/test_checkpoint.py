@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import write_search_job
 from machine_imagination.search.checkpoint import Checkpointer, SearchInterrupted
 from machine_imagination.search.loop import search_prompt
 from machine_imagination.search.settings import SearchSettings
@@ -64,25 +65,9 @@ def test_checkpoint_of_another_search_is_ignored(tmp_path, generator, clip):
     assert any("unreadable checkpoint" in m for m in messages)
 
 
-JOB = """
-import sys
-from machine_imagination.project import validate_config
-from machine_imagination.search.candidates import SearchFiles
-from machine_imagination.search.job import search_job
-config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
-    "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
-    "search": {{"iterations": 60, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})
-out = sys.argv[1]
-search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=3,
-           candidates=[SearchFiles(out + "/l.npz", out + "/i.png", out + "/h.tsv", out + "/h.png")],
-           checkpoint_path=out + "/c.pkl", log=lambda m: print(m, flush=True))
-"""
-
-
 def test_killed_search_job_resumes_to_identical_outputs(tmp_path, tiny_models):
     """A real process, a real SIGTERM mid-search (as SLURM sends before preemption), a rerun."""
-    script = tmp_path / "job.py"
-    script.write_text(JOB.format(g=str(tiny_models[0]), c=str(tiny_models[1])))
+    script = write_search_job(tmp_path / "job.py", tiny_models, iterations=60)
     plain, interrupted = tmp_path / "plain", tmp_path / "interrupted"
     plain.mkdir()
     interrupted.mkdir()
