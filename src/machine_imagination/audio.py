@@ -12,6 +12,7 @@ import math
 import re
 import shutil
 import subprocess
+import tempfile
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,12 +166,18 @@ def probe_seconds(path) -> float:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"the audio file '{path}' does not exist")
-    result = subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path), "-vn", "-map", "0:a:0",
-                             "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"], capture_output=True)
-    if result.returncode != 0 or not result.stdout:
-        err = result.stderr.decode(errors="replace").strip() or "no audio stream"
-        raise AudioError(f"cannot read the audio file '{path}': {err}")
-    return len(result.stdout) / 2 / SAMPLE_RATE
+    # The samples are counted as they stream by, not kept: an hour of recording is 345 MB of them.
+    # (ffmpeg's messages go to a file: a full stderr pipe would stall it while we read stdout.)
+    with tempfile.TemporaryFile() as messages, subprocess.Popen(
+            [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path), "-vn", "-map", "0:a:0", "-ac", "1",
+             "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"], stdout=subprocess.PIPE, stderr=messages) as decoder:
+        size = sum(len(block) for block in iter(lambda: decoder.stdout.read(1 << 20), b""))
+        decoder.wait()
+        messages.seek(0)
+        err = messages.read().decode(errors="replace").strip()
+    if decoder.returncode != 0 or not size:
+        raise AudioError(f"cannot read the audio file '{path}': {err or 'no audio stream'}")
+    return size / 2 / SAMPLE_RATE
 
 
 def prepare_reading(recording, timing, out_wav, out_timing) -> Reading:

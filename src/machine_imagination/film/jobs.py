@@ -73,19 +73,19 @@ def film_job(config: dict, segments: list, captions: list[str], film_path, recor
     """Join the segments into `film.mp4` (with a soft subtitle track if asked, and the soundtrack: the
     reading from the end of the title card on, music under it) and record what made it."""
     film, sound = config["film"], sound or {}
+    music = sound.get("music")
+    music_settings = {k: v for k, v in sound.items() if k.startswith("music_")}  # the schema's defaults filled in
     reading = Reading.load(timing_path) if timing_path else None
     plan = frame_plan(film, captions, reading)
-    track = soundtrack(plan.total_frames / plan.fps, reading=reading_wav, delay=plan.title / plan.fps,
-                       music=sound.get("music"), music_volume=sound.get("music_volume", 0.3),
-                       music_fade=sound.get("music_fade", 2.0), music_loop=sound.get("music_loop", True))
+    track = soundtrack(plan.total_frames / plan.fps, reading=reading_wav, delay=plan.title / plan.fps, music=music,
+                       **music_settings)
     concat_videos(segments, film_path, subtitles if film["captions"] in ("soft", "both") else None, track)
     audio = {}
     if track is not None:
         audio = {"audio": {
             "reading": {"cues": [[c.start, c.end] for c in reading.cues], "seconds": reading.duration,
                         "sha256": sha256_file(reading_wav), "source": reading.source} if reading is not None else None,
-            "music": {**{k: v for k, v in sound.items() if k.startswith("music")},
-                      "sha256": sha256_file(sound["music"])} if sound.get("music") else None,
+            "music": {"music": music, **music_settings, "sha256": sha256_file(music)} if music else None,
         }}
     write_json(record_path, {
         "frames": plan.total_frames,

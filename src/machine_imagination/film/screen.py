@@ -24,12 +24,16 @@ class Screen:
     band: tuple | None = None  # (first row, row after the last) of the caption band below the image
 
     @classmethod
+    def square(cls, side: int) -> "Screen":
+        """The frame that is the image itself (the default)."""
+        return cls(side, side, side, 0, 0)
+
+    @classmethod
     def from_config(cls, film: dict, resolution: int) -> "Screen":
         """The frame of `film` settings for a generator of side `resolution`."""
         below = film["caption"]["position"] == "below"
         if film["frame"] is None and not below:
-            side = film["size"] or resolution
-            return cls(side, side, side, 0, 0)
+            return cls.square(film["size"] or resolution)
         width, height = film["frame"] or [film["size"] or resolution] * 2
         band = 0
         if below:

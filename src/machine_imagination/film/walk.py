@@ -69,7 +69,7 @@ def segment_frames(generator, latents, following, *, hold: int, steps: int, size
     (with `caption` burned in unless `style` is None), then the `steps` frames of the walk to
     `following` (none if None). With a `screen`, the image has its side and place in the frame (and
     `size` is not used)."""
-    screen = screen or Screen(*[size or generator.resolution] * 3, 0, 0)
+    screen = screen or Screen.square(size or generator.resolution)
     if lead:
         yield np.zeros((lead, screen.height, screen.width, 3), np.uint8)
     still = screen.place(render_still(generator, latents, screen.image)[None])[0]
@@ -85,7 +85,7 @@ def render_segment(generator, latents, following, caption: str, path, *, hold: i
                    size: int | None, batch: int, style: CaptionStyle | None, encoding: Encoding,
                    easing: str = "linear", screen: Screen | None = None, lead: int = 0) -> int:
     """Encode one segment (see `segment_frames`) to `path`; returns the number of frames written."""
-    screen = screen or Screen(*[size or generator.resolution] * 3, 0, 0)
+    screen = screen or Screen.square(size or generator.resolution)
     with VideoWriter(path, screen.width, screen.height, encoding) as writer:
         for frames in segment_frames(generator, latents, following, hold=hold, steps=steps, size=size, batch=batch,
                                      easing=easing, caption=caption, style=style, screen=screen, lead=lead):
