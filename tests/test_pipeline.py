@@ -103,3 +103,35 @@ def test_search_job_applies_the_speed_settings(tmp_path, tiny_models, monkeypatc
                log=lambda message: None)
     assert calls == [{"channels_last": True, "compiled": False}]
     assert Latents.load(tmp_path / "l.npz").provenance["settings"]["search"]["channels_last"] is True
+
+
+def test_a_story_block_chains_its_sentences_as_jobs_of_one_sentence_do(tmp_path, tiny_models):
+    """search.story with several sentences per job: each sentence starts from the candidate the keep job
+    will keep of the one before (the best judge score, or the artist's pick), exactly as a chain of
+    one-sentence jobs does."""
+    from machine_imagination.search.candidates import keep_candidate
+    from machine_imagination.search.job import SentenceSearch, search_block_job
+
+    config = tiny_config(tiny_models, story=True, candidates=2)
+    quiet = lambda message: None  # noqa: E731
+    parts, picks = [[["a fox", 1]], [["a hen", 1]], [["a storm", 1]]], [None, 0, None]
+
+    def sentences(out):
+        return [SentenceSearch(index=i, sentence=f"s{i}", parts=parts[i], seed=10 + i, pick=picks[i],
+                               candidates=[SearchFiles.of_candidate(out / f"{i}", k) for k in range(2)])
+                for i in range(3)]
+
+    # 1. one job for the three sentences
+    block = sentences(tmp_path / "block")
+    search_block_job(config, text_name="t", sentences=block, log=quiet)
+    # 2. a job per sentence, each starting from the file the keep job made of the one before
+    alone = sentences(tmp_path / "alone")
+    previous = None
+    for i, sentence in enumerate(alone):
+        search_block_job(config, text_name="t", sentences=[sentence], previous_latents=previous, log=quiet)
+        kept = SearchFiles(*(tmp_path / "alone" / f"kept{i}{suffix}" for suffix in (".npz", ".png", ".tsv", "h.png")))
+        keep_candidate(sentence.candidates, kept, pick=sentence.pick, log=quiet)
+        previous = kept.latents
+    for mine, theirs in zip(block, alone):
+        for k in range(2):
+            assert mine.candidates[k].latents.read_bytes() == theirs.candidates[k].latents.read_bytes()

@@ -35,6 +35,9 @@ def small_config(**changes):
     config["texts"] = {"four": "texts/four.txt"}
     config["search"].update(iterations=3, population=4, crops=4)
     config["film"].update(FILM)
+    # A job per sentence and per segment: these tests follow each sentence's own jobs (blocks of several
+    # are tests/test_long_texts.py's).
+    config["search"]["sentences_per_job"] = config["film"]["segments_per_job"] = 1
     for key, value in changes.items():
         section, _, name = key.partition(".")
         if name:
@@ -247,13 +250,13 @@ def test_rerun_is_bit_identical_and_an_edit_reruns_only_what_it_touches(project,
     rerun = snakemake_run(project, *[f"results/four/candidates/{i:04d}/0.npz" for i in range(4)], "--force",
                           "--configfile", "config.yaml")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert (rerun.stdout + rerun.stderr).count("rule search_prompt:") == 4
+    assert len(re.findall(r"rule search_\d{4}:", rerun.stdout + rerun.stderr)) == 4
     assert len(before) == 8 and searched_bytes(out) == before
 
 
 def dag_graph(run_output: str) -> tuple[dict, set]:
-    """The nodes (id -> 'rule:index'; Snakemake labels some jobs without their wildcards) and the edges
-    (id -> id) of `snakemake --dag` output."""
+    """The nodes (id -> 'rule:index'; Snakemake labels some jobs without their wildcards; a search job's
+    rule names its sentences) and the edges (id -> id) of `snakemake --dag` output."""
     labels = {}
     for node, label in re.findall(r'^\s*(\d+)\[label = "([^"]*)"', run_output, flags=re.M):
         parts = label.split("\\n")
@@ -269,12 +272,12 @@ def test_story_option_chains_the_searches_in_the_dag(tmp_path, snakemake_run):
         run = snakemake_run(project, "--configfile", "config.yaml", "--dag")
         assert run.returncode == 0, run.stderr
         nodes, edges = dag_graph(run.stdout)
-        searches = {node: label for node, label in nodes.items() if label.startswith("search_prompt:")}
+        searches = {node: label for node, label in nodes.items() if label.startswith("search_")}
         keeps = {searches[a]: b for a, b in edges if a in searches and nodes[b].startswith("keep_candidate:")}
-        assert sorted(keeps) == [f"search_prompt:{i:04d}" for i in range(4)]
+        assert sorted(keeps) == [f"search_{i:04d}:" for i in range(4)]
         chained = {(search, searches[b]) for search, keep in keeps.items() for a, b in edges
                    if a == keep and b in searches}
-        expected = {(f"search_prompt:{i:04d}", f"search_prompt:{i + 1:04d}") for i in range(3)}
+        expected = {(f"search_{i:04d}:", f"search_{i + 1:04d}:") for i in range(3)}
         assert chained == (expected if story else set())
 
 
@@ -340,5 +343,5 @@ def test_windows_line_endings_give_the_same_jobs(tmp_path, snakemake_run):
     for project in (unix, windows):
         run = snakemake_run(project, "--configfile", "config.yaml", "--dry-run", "--quiet", "rules")
         assert run.returncode == 0, run.stdout + run.stderr
-        plans.append(re.findall(r"search_prompt\s+(\d+)", run.stdout + run.stderr))
-    assert plans[0] == plans[1] and plans[0][0] == "4"
+        plans.append(re.findall(r"(search_\d{4})\s+(\d+)", run.stdout + run.stderr))
+    assert plans[0] == plans[1] and len(plans[0]) == 4

@@ -221,6 +221,20 @@ class Latents:
         return replace(self, truncation=float(truncation))
 
 
+def set_aside_damaged(paths) -> list[str]:
+    """Latents files that cannot be read (truncated or garbled: a disk that filled up, a copy cut short)
+    renamed to `<name>.damaged`, so that the workflow makes them again instead of rendering them; one
+    message per file set aside, naming it and what is wrong."""
+    messages = []
+    for path in map(Path, paths):
+        try:
+            Latents.load(path)
+        except LatentsError as err:
+            path.replace(path.with_name(path.name + ".damaged"))
+            messages.append(f"{err}; set aside as '{path.name}.damaged' to be made again")
+    return messages
+
+
 def save_arrays(path: str | Path, arrays: dict) -> None:
     """Like np.savez (compressed), but with fixed zip timestamps and members in sorted order (the same
     content gives the same bytes), never pickled, and written atomically."""

@@ -248,7 +248,9 @@ def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool 
 def provenance(config: dict) -> dict:
     """What an output records of the config: the sections that determine a search's result, and the
     versions of the packages that made it. (Not search.candidates: a candidate's result is the same
-    however many there are; kept latents record the candidates themselves.)"""
+    however many there are; kept latents record the candidates themselves. Not search.sentences_per_job:
+    how sentences are shared out among jobs changes no result.)"""
     settings = {key: config[key] for key in ("seed", "text", "generator", "clip", "search")}
-    settings["search"] = {key: value for key, value in settings["search"].items() if key != "candidates"}
+    settings["search"] = {key: value for key, value in settings["search"].items()
+                          if key not in ("candidates", "sentences_per_job")}
     return {"settings": settings, "packages": package_versions()}

@@ -1,6 +1,9 @@
 # The film: one segment per sentence (its captioned image held, then the walk to the next image),
-# optional title and end cards, joined without re-encoding. A segment depends only on its own and the
-# next sentence's latents, so an edited sentence re-renders just the segments that touch it. With
+# optional title and end cards, joined without re-encoding. Segments are rendered in jobs of
+# film.segments_per_job consecutive sentences (a rule per block, generated below, the generator loaded
+# once per job); a block depends only on its sentences' latents and the next one's, so an edited
+# sentence re-renders just the blocks of the segments that touch it. A profile's set-resources for
+# `render_segment` apply to every render job. With
 # film.pacing: audio, the segments also follow the reading's cues (rule prepare_reading).
 
 
@@ -35,32 +38,34 @@ rule prepare_reading:
         "../scripts/prepare_reading.py"
 
 
-rule render_segment:
-    input:
-        unpack(reading_timing),
-        latents="results/{text}/latents/{index}.npz",
-        next_latents=next_latents,
-        generator=generator_inputs,
-    output:
-        "results/{text}/segments/{index}.mp4",
-    log:
-        "logs/{text}/segments/{index}.log",
-    benchmark:
-        "benchmarks/{text}/segments/{index}.tsv"
-    params:
-        caption=lambda wildcards: prompt_of(wildcards).sentence,
-        # With audio pacing the job reads its hold from the reading's cues.
-        hold=lambda wildcards: None if audio_paced() else plan_of(wildcards.text).holds[int(wildcards.index)],
-        settings=config["film"],
-    threads: 2
-    resources:
-        runtime=30,
-        mem_mb=8000,
-        gpu=gpus("film"),
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/render_segment.py"
+for block, texts in blocks(config["film"]["segments_per_job"]).items():
+
+    rule:
+        name:
+            f"render_{block_name(block).replace('-', '_')}"
+        input:
+            unpack(reading_timing),
+            latents=segment_latents(block),
+            generator=generator_inputs,
+        output:
+            [f"results/{{text}}/segments/{index:04d}.mp4" for index in block],
+        wildcard_constraints:
+            text=texts_pattern(texts),
+        log:
+            f"logs/{{text}}/segments/{block_name(block)}.log",
+        benchmark:
+            f"benchmarks/{{text}}/segments/{block_name(block)}.tsv"
+        params:
+            # With audio pacing the job reads the holds from the reading's cues.
+            segments=block_segments(block),
+            settings=config["film"],
+        threads: 2
+        resources:
+            **stage_resources("render_segment", runtime=block_runtime(30, block), mem_mb=8000, gpu=gpus("film")),
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/render_segment.py"
 
 
 rule render_card:

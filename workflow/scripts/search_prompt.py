@@ -1,23 +1,25 @@
-"""Snakemake script: search one sentence's latents, once per candidate."""
+"""Snakemake script: search a block of sentences' latents, each once per candidate."""
+from pathlib import Path
+
 from machine_imagination.files import job_log
 from machine_imagination.search.candidates import SearchFiles
-from machine_imagination.search.job import search_job
+from machine_imagination.search.job import SentenceSearch, search_block_job
 
-out = snakemake.output
+out, sentences = snakemake.output, snakemake.params.sentences
+per_sentence = len(out.latents) // len(sentences)  # the outputs list each sentence's candidates in turn
+files = [
+    SearchFiles(*paths, progress=out.progress[k] if out.progress else None)
+    for k, paths in enumerate(zip(out.latents, out.images, out.histories, out.plots))
+]
 with job_log(snakemake.log[0]):
-    search_job(
+    search_block_job(
         snakemake.config,
         text_name=snakemake.wildcards.text,
-        index=int(snakemake.wildcards.index),
-        sentence=snakemake.params.sentence,
-        prompt_parts=snakemake.params.parts,
-        seed=snakemake.params.seed,
-        candidates=[
-            SearchFiles(*files, progress=out.progress[k] if out.progress else None)
-            for k, files in enumerate(zip(out.latents, out.images, out.histories, out.plots))
+        sentences=[
+            SentenceSearch(**sentence, candidates=files[n * per_sentence:(n + 1) * per_sentence],
+                           checkpoint=Path(snakemake.params.checkpoints) / f"{sentence['index']:04d}.pkl")
+            for n, sentence in enumerate(sentences)
         ],
         previous_latents=snakemake.input.previous or None,
-        search_overrides=snakemake.params.overrides,
-        checkpoint_path=snakemake.params.checkpoint,
         threads=snakemake.threads,
     )

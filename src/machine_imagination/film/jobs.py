@@ -4,10 +4,14 @@ segments with its soundtrack. Each takes the validated config and explicit paths
 outputs atomically."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from ..audio import Reading, narrate, prepare_reading, soundtrack
-from ..files import sha256_file, write_json
+from ..files import job_progress, sha256_file, write_json
 from ..latents import Latents
 from ..models.device import deterministic, select_device
 from ..project import provenance
@@ -30,26 +34,50 @@ def reading_job(config: dict, sentences: list[str], *, wav_path, timing_path, re
                    tail=pause, out_wav=wav_path, out_timing=timing_path)
 
 
-def segment_job(config: dict, *, index: int, latents_path, next_latents_path, caption: str, hold: int | None,
-                segment_path, threads: int = 1, timing_path=None) -> int:
-    """Render and encode one film segment: the sentence's image held (with its caption, if burned in),
-    then the walk to the next image. With a reading (`timing_path`), its cues say how long."""
+@dataclass(frozen=True)
+class SegmentRender:
+    """One segment of a render job: sentence `index`'s latents held with its caption (for `hold` frames,
+    or as the reading's cues say), then the walk to `next_latents` (none for the film's last one)."""
+
+    index: int
+    latents: Path
+    next_latents: Path | None
+    caption: str
+    hold: int | None
+    segment: Path
+
+
+def segment_block_job(config: dict, segments: list[SegmentRender], *, threads: int = 1, timing_path=None,
+                      log=print) -> list[int]:
+    """Render and encode a block of consecutive segments (film.segments_per_job of them) with the
+    generator loaded once; each segment is the same file a job of its own would write. With a reading
+    (`timing_path`), its cues say how long each image holds and each walk takes."""
     from ..models.generator import load_generator
 
     film = config["film"]
-    steps, lead = film["steps"], 0
-    if timing_path is not None:
-        plan = frame_plan(film, [], Reading.load(timing_path))
-        hold, steps, lead = plan.holds[index], plan.transition_frames(index), plan.lead if index == 0 else 0
+    plan = frame_plan(film, [], Reading.load(timing_path)) if timing_path is not None else None
     with deterministic(threads):
+        # 1. what every segment shares: the generator, the caption style, the encoder, the frame
         generator = load_generator(config["generator"]["model"], select_device(film["device"]))
-        current = Latents.load(latents_path)
-        following = Latents.load(next_latents_path) if next_latents_path else None
         style = CaptionStyle.from_config(config) if film["captions"] in ("burned", "both") else None
-        return render_segment(generator, current, following, caption, segment_path, hold=hold, steps=steps,
-                              size=film["size"], batch=film["render_batch"], style=style,
-                              encoding=Encoding.from_config(config), easing=film["easing"],
-                              screen=Screen.from_config(film, generator.resolution), lead=lead)
+        encoding, screen = Encoding.from_config(config), Screen.from_config(film, generator.resolution)
+        written, started = [], time.monotonic()
+        for segment in segments:
+            # 2. each segment: its hold and walk (from the plan with a reading), its frames, encoded
+            hold, steps, lead = segment.hold, film["steps"], 0
+            if plan is not None:
+                index = segment.index
+                hold, steps, lead = plan.holds[index], plan.transition_frames(index), plan.lead if index == 0 else 0
+            log(f"rendering segment {segment.index} ({segment.latents} -> {segment.next_latents or 'the end'})")
+            current = Latents.load(segment.latents)
+            following = Latents.load(segment.next_latents) if segment.next_latents else None
+            written.append(render_segment(generator, current, following, segment.caption, segment.segment,
+                                          hold=hold, steps=steps, size=film["size"], batch=film["render_batch"],
+                                          style=style, encoding=encoding, easing=film["easing"], screen=screen,
+                                          lead=lead))
+            log(f"segment {segment.index}: {written[-1]} frames written to {segment.segment}; "
+                + job_progress(len(written), len(segments), time.monotonic() - started, "segments"))
+        return written
 
 
 def card_job(config: dict, *, text: str, frames: int, segment_path) -> int:

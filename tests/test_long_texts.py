@@ -1,0 +1,196 @@
+"""Long texts: jobs of many sentences (search.sentences_per_job, film.segments_per_job) give the same
+bits as a job per sentence, an edit reruns only its blocks, jobs killed mid-way (SIGKILL) lose nothing
+they had finished, and a job that fails is retried and reported while the others finish.
+
+The reference, a job per sentence and per segment over the 30-sentence text, is pinned like the golden
+test's (tests/golden/long-text.json: every latents array, image and decoded film frame by SHA-256), so
+that CI does not spend eight minutes on 60 one-sentence jobs; a change of behaviour on purpose records
+it again, from jobs of one sentence:
+
+    .venv/bin/python tests/test_long_texts.py --record
+"""
+import dataclasses
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import REPO  # noqa: E402
+from machine_imagination.latents import Latents  # noqa: E402
+from test_golden import digests  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+PINS = REPO / "tests" / "golden" / "long-text.json"
+
+SENTENCES = 30
+WORDS = ["sea", "storm", "lantern", "fox", "boat", "dawn", "cliff", "gull", "rain", "harbour"]
+
+
+def long_text() -> str:
+    return "\n".join(f"The {WORDS[i % 10]} and the {WORDS[(3 * i + 1) % 10]} meet at hour {i}."
+                     for i in range(SENTENCES))
+
+
+def long_config(per_job: int) -> dict:
+    """The offline models, as cheap a search and film as still exercise every stage."""
+    config = yaml.safe_load((REPO / "config" / "offline.yaml").read_text())
+    config["texts"] = {"long": "texts/long.txt"}
+    config["search"].update(iterations=2, population=4, crops=2, checkpoint_every=1, sentences_per_job=per_job)
+    config["judge"]["crops"] = 2
+    config["film"].update(fps=6, steps=2, pacing="fixed", hold=2, size=128, captions="burned", title_card=False,
+                          end_card=False, preset="ultrafast", segments_per_job=per_job)
+    return config
+
+
+def make_long_project(path: Path, per_job: int) -> Path:
+    (path / "texts").mkdir(parents=True)
+    (path / "texts" / "long.txt").write_text(long_text())
+    (path / "config.yaml").write_text(yaml.safe_dump(long_config(per_job)))
+    return path
+
+
+def command(*args):
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--nolock",
+            "--keep-going", "--rerun-incomplete", "--configfile", "config.yaml", *args]
+
+
+def run(project: Path, *args):
+    done = subprocess.run(command(*args), cwd=project, capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return done.returncode, done.stdout + done.stderr
+
+
+def job_processes(project: Path, script: str) -> list[int]:
+    """The pids of this project's running job scripts (Snakemake runs each as `python …<script>.py`)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            if f"{script}.py" in cmdline and os.readlink(f"/proc/{pid}/cwd") == str(project):
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def run_with_kills(project: Path, plan) -> tuple[int, str, list[str]]:
+    """Snakemake, with a SIGKILL for each (file that must exist first or None, job script, wait) of
+    `plan` in turn: the first running job of that script killed `wait` seconds after the file appears.
+    Returns its exit code, output and what was killed."""
+    proc = subprocess.Popen(command(), cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    killed, deadline = [], time.monotonic() + 900
+    try:
+        for needed, script, wait in plan:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if job_processes(project, script) and (needed is None or needed.exists()):
+                    time.sleep(wait)
+                    for pid in job_processes(project, script)[:1]:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(f"{script} {pid}")
+                    break
+                time.sleep(0.05)
+        out, _ = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, out, killed
+
+
+def latents_bytes(results: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted((results / "latents").glob("*.npz"))}
+
+
+def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_its_blocks(tmp_path):
+    pinned = json.loads(PINS.read_text())
+    project = make_long_project(tmp_path / "blocks", 25)
+    results = project / "results" / "long"
+    # 1. killed at random moments (seeded: a failure can be replayed): the first search job once it has
+    # finished a few sentences, and a render job mid-way; then the same command, its search job killed
+    # again further on; then the same command once more
+    rng = random.Random(17)
+    first_kill = [(results / "candidates" / f"{rng.randint(2, 6):04d}" / "0.npz", "search_prompt", rng.uniform(0, 1)),
+                  (None, "render_segment", rng.uniform(0.5, 3))]
+    code, out, killed = run_with_kills(project, first_kill)
+    assert len(killed) == 2 and code != 0, (killed, out[-4000:])
+    later = results / "candidates" / f"{rng.randint(10, 16):04d}" / "0.npz"
+    second_kill = [(later, "search_prompt", rng.uniform(0, 1))]
+    code, out, killed = run_with_kills(project, second_kill)
+    assert len(killed) == 1 and code != 0, (killed, out[-4000:])
+    code, out = run(project)
+    assert code == 0, out[-6000:]
+    # the search job's last run did not search again the sentences it had finished before its kills
+    log = (project / "logs" / "long" / "search" / "0000-0024.log").read_text()
+    assert log.count("(a finished search)") >= 10, log[-3000:]
+    # 2. every sentence once, the same bits as a job per sentence, the manifest verified
+    assert sorted(latents_bytes(results)) == [f"{i:04d}.npz" for i in range(SENTENCES)]
+    assert sorted(p.name for p in (results / "segments").iterdir()) == [f"{i:04d}.mp4" for i in range(SENTENCES)]
+    found = digests(results)
+    assert found["latents"] == pinned["latents"] and found["images"] == pinned["images"]
+    assert found["film_frames"] == pinned["film_frames"]
+    verify = subprocess.run([sys.executable, "-m", "machine_imagination.cli", "verify", str(results)],
+                            capture_output=True, text=True, cwd=project)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # 3. an edit of sentence 3 reruns its search block, which searches sentence 3 alone again (the others'
+    # files are kept), and the render block holding segments 2 and 3
+    stamps = {p.relative_to(results).as_posix(): p.stat().st_mtime_ns
+              for d in ("latents", "segments") for p in (results / d).iterdir()}
+    text = project / "texts" / "long.txt"
+    text.write_text(text.read_text().replace("meet at hour 3.", "part at hour 3."))
+    code, out = run(project)
+    assert code == 0, out[-6000:]
+    ran = set(re.findall(r"rule (search_\S+|render_\S+):", out))
+    assert ran == {"search_0000_0024", "render_0000_0024"}, ran
+    log = (project / "logs" / "long" / "search" / "0000-0024.log").read_text()
+    assert re.findall(r"searching sentence (\d+)", log) == ["3"], log[-3000:]
+    changed = {k for k, v in stamps.items() if (results / k).stat().st_mtime_ns != v}
+    assert changed == {f"latents/{i:04d}.npz" for i in range(25)} | {f"segments/{i:04d}.mp4" for i in range(25)}
+    edited = digests(results)["latents"]
+    assert [name for name in edited if edited[name] != pinned["latents"][name]] == ["0003.npz"]
+    # 4. a job that fails for a reason of its own (latents that load but that the generator cannot use,
+    # planted by the test) is retried, then reported with the segment and its log, while the other jobs
+    # finish; the film is not assembled from a partial set
+    film = (results / "film.mp4").stat().st_mtime_ns
+    broken = Latents.load(results / "latents" / "0026.npz")
+    dataclasses.replace(broken, noise=broken.noise[:7]).save(results / "latents" / "0026.npz")
+    (results / "segments" / "0003.mp4").unlink()
+    # ... and a latents file cut short (a full disk, a copy cut off) is set aside and made again, not rendered
+    truncated = results / "latents" / "0028.npz"
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    code, out = run(project, "--retries", "1")
+    assert "latents file 'results/long/latents/0028.npz' cannot be read" in out and "set aside" in out
+    assert digests(results)["latents"]["0028.npz"] == pinned["latents"]["0028.npz"]
+    assert code != 0
+    assert "Error in rule render_0025_0029" in out and "logs/long/segments/0025-0029.log" in out, out[-4000:]
+    assert "Trying to restart job" in out, "retried once"
+    log = (project / "logs" / "long" / "segments" / "0025-0029.log").read_text()
+    assert "rendering segment 25" in log and "Traceback" in log, log[-3000:]
+    assert (results / "segments" / "0003.mp4").is_file()
+    assert (results / "film.mp4").stat().st_mtime_ns == film
+
+
+def record() -> None:
+    """Run the text with a job per sentence and per segment, and pin what it made."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = make_long_project(Path(tmp) / "one-per-job", 1)
+        code, out = run(project)
+        if code != 0:
+            sys.exit(out[-6000:])
+        PINS.write_text(json.dumps(digests(project / "results" / "long"), indent=1, sort_keys=True) + "\n")
+    print(f"recorded {PINS}")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
+    record()
