@@ -1,0 +1,105 @@
+"""Long texts: wall time of the offline pipeline (config/offline.yaml, tiny models on the CPU) for texts
+of several lengths, with a job per sentence and with blocks of sentences per job
+(search.sentences_per_job, film.segments_per_job), and each sentence's cost split into the jobs'
+start-up (Python, imports, loading the models), its search and its rendering.
+
+    python bench/text_scale.py --sentences 10 50 200 --per-job 1 8 --out bench/results/text_scale.json
+
+Each (length, per-job) case runs the whole pipeline once in a fresh directory under /tmp (the text: the
+same sentence pattern at every length). The split comes from the jobs' own records: Snakemake's
+benchmark file gives each job's wall time, the job's log the seconds it spent on its sentences once the
+models were loaded (`... of this job done in S s`); the rest of a job is start-up. Run it on an idle
+machine: the jobs run two at a time on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = ["sea", "storm", "lantern", "fox", "boat", "dawn", "cliff", "gull", "rain", "harbour"]
+
+
+def text_of(sentences: int) -> str:
+    return "\n".join(f"The {WORDS[i % 10]} and the {WORDS[(3 * i + 1) % 10]} meet at hour {i}."
+                     for i in range(sentences))
+
+
+def job_costs(workdir: Path, stage: str) -> list[dict]:
+    """Each job of a stage (search, segments): its wall time (Snakemake's benchmark file) and the seconds
+    it spent on its sentences once its models were loaded (the last progress line of its log)."""
+    costs = []
+    for bench in sorted((workdir / "benchmarks" / "long" / stage).glob("*.tsv")):
+        wall = float(bench.read_text().splitlines()[1].split("\t")[0])
+        log = (workdir / "logs" / "long" / stage / f"{bench.stem}.log").read_text()
+        done = re.findall(r"(\d+) of (\d+) \w+ of this job done in (\d+(?:\.\d+)?) s", log)
+        count, work = int(done[-1][1]), float(done[-1][2])
+        costs.append({"job": bench.stem, "sentences": count, "wall_s": wall, "work_s": work})
+    return costs
+
+
+def run_case(sentences: int, per_job: int, cores: int) -> dict:
+    # 1. a fresh project: the text, the offline config with the block size
+    workdir = Path(tempfile.mkdtemp(prefix=f"mi-text-scale-{sentences}-{per_job}-"))
+    (workdir / "texts").mkdir()
+    (workdir / "texts" / "long.txt").write_text(text_of(sentences))
+    config = yaml.safe_load((ROOT / "config" / "offline.yaml").read_text())
+    config["texts"] = {"long": "texts/long.txt"}
+    config["search"]["sentences_per_job"] = config["film"]["segments_per_job"] = per_job
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    # 2. the tiny models first (not part of any text's cost), then the pipeline, timed
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--cores", str(cores),
+               "--configfile", "config.yaml"]
+    subprocess.run([*command[:-2], "resources/tiny-models/biggan-tiny/config.json", *command[-2:]], cwd=workdir,
+                   check=True, capture_output=True)
+    start = time.perf_counter()
+    run = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if run.returncode != 0:
+        sys.exit(f"snakemake failed in {workdir}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+    # 3. the split, per sentence
+    search, render = job_costs(workdir, "search"), job_costs(workdir, "segments")
+    per_sentence = {
+        "wall_s": wall / sentences,
+        "search_s": sum(j["work_s"] for j in search) / sentences,
+        "render_s": sum(j["work_s"] for j in render) / sentences,
+        "startup_s": sum(j["wall_s"] - j["work_s"] for j in search + render) / sentences,
+        "job_s": sum(j["wall_s"] for j in search + render) / sentences,
+    }
+    return {"sentences": sentences, "per_job": per_job, "wall_s": round(wall, 1), "search_jobs": len(search),
+            "render_jobs": len(render), "per_sentence": {k: round(v, 3) for k, v in per_sentence.items()},
+            "workdir": str(workdir)}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentences", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--per-job", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    cases = []
+    for sentences in args.sentences:
+        for per_job in args.per_job:
+            cases.append(run_case(sentences, per_job, args.cores))
+            print(json.dumps(cases[-1]), flush=True)
+    report = {"cores": args.cores, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+              "config": "config/offline.yaml", "cases": cases}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
