@@ -107,6 +107,11 @@ def run_with_kills(project: Path, plan) -> tuple[int, str, list[str]]:
     return proc.returncode, out, killed
 
 
+def machine_imagination(project: Path, *args):
+    return subprocess.run([sys.executable, "-m", "machine_imagination.cli", *args], capture_output=True, text=True,
+                          cwd=project)
+
+
 def latents_bytes(results: Path) -> dict:
     return {p.name: p.read_bytes() for p in sorted((results / "latents").glob("*.npz"))}
 
@@ -123,6 +128,12 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
                   (None, "render_segment", rng.uniform(0.5, 3))]
     code, out, killed = run_with_kills(project, first_kill)
     assert len(killed) == 2 and code != 0, (killed, out[-4000:])
+    # what `machine-imagination status` says of the interrupted run: the sentences whose latents are
+    # there, and a time left from the pace measured so far
+    searched = sum((results / "candidates" / f"{i:04d}" / "0.npz").is_file() for i in range(SENTENCES))
+    status = machine_imagination(project, "status", str(results))
+    assert status.returncode == 0 and status.stdout.startswith(f"long: {searched} of 30 sentences searched, "), status
+    assert re.search(r"(about \d+ (s|min) left|known once every stage has measured one)", status.stdout), status
     later = results / "candidates" / f"{rng.randint(10, 16):04d}" / "0.npz"
     second_kill = [(later, "search_prompt", rng.uniform(0, 1))]
     code, out, killed = run_with_kills(project, second_kill)
@@ -138,9 +149,16 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
     found = digests(results)
     assert found["latents"] == pinned["latents"] and found["images"] == pinned["images"]
     assert found["film_frames"] == pinned["film_frames"]
-    verify = subprocess.run([sys.executable, "-m", "machine_imagination.cli", "verify", str(results)],
-                            capture_output=True, text=True, cwd=project)
+    verify = machine_imagination(project, "verify", str(results))
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    # what the run showed of the whole text as it went, and what it took (the report's timings table)
+    assert re.search(r"^long: \d+ of 30 sentences searched, \d+ of 30 segments rendered; (about \d+ (s|min) left|"
+                     r"the time left is known once)", log, re.MULTILINE), log[-3000:]
+    status = machine_imagination(project, "status", str(results))
+    assert status.stdout == "long: 30 of 30 sentences searched, 30 of 30 segments rendered; the film is made\n"
+    table = (results / "timings" / "timings.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in table[1:]] == [str(i) for i in range(SENTENCES)] + ["total"]
+    assert all(re.fullmatch(r"\d+\t\d+\.\d\d\t\d+\.\d\d", row) for row in table[1:-1]), table
     # 3. an edit of sentence 3 reruns its search block, which searches sentence 3 alone again (the others'
     # files are kept), and the render block holding segments 2 and 3
     stamps = {p.relative_to(results).as_posix(): p.stat().st_mtime_ns

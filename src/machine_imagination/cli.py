@@ -7,6 +7,7 @@ the pipeline uses.
   walk         stored latents (.npz, or the notebook's _noise.txt/_class.txt) -> a video
   models fetch the pipeline's weight fetching, for offline compute nodes
   verify       re-check a results tree against its manifest.json
+  status       how far a text's run has come, and about how long the rest takes
 """
 from __future__ import annotations
 
@@ -305,6 +306,16 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_status(args) -> int:
+    from .status import text_status
+
+    for root in args.results:
+        if not (Path(root) / "prompts.tsv").is_file():
+            raise CommandError(f"'{root}' holds no prompts.tsv: give a results/<text> directory of a run")
+        print(text_status(root).describe())
+    return 0
+
+
 def cmd_shapes_train(args) -> int:
     from .worlds.shapes_training import TrainingPlan, compare_models, train_models
 
@@ -417,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")
     verify.add_argument("results", nargs="+", help="a results/<text> directory (holding manifest.json)")
     verify.set_defaults(run=cmd_verify)
+
+    status = commands.add_parser("status", help="how far a text's run has come, and about how long the rest takes")
+    status.add_argument("results", nargs="+", help="a results/<text> directory (of a run going on or done)")
+    status.set_defaults(run=cmd_status)
     return parser
 
 

@@ -110,9 +110,3 @@ def job_log(path):
             raise
         finally:
             sys.stdout, sys.stderr = stdout, stderr
-
-
-def job_progress(done: int, count: int, seconds: float, what: str) -> str:
-    """How far a job of several sentences has come, and about how long it still needs."""
-    left = seconds / done * (count - done)
-    return f"{done} of {count} {what} of this job done in {seconds:.1f} s; about {left:.0f} s left"

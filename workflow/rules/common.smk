@@ -264,6 +264,7 @@ def all_outputs():
     for text in config["texts"]:
         outputs += outputs_of(text)
         outputs.append(f"results/{text}/manifest.json")
+        outputs.append(f"results/{text}/timings/timings.tsv")
     return outputs
 
 

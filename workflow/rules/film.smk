@@ -59,6 +59,7 @@ for block, texts in blocks(config["film"]["segments_per_job"]).items():
             # With audio pacing the job reads the holds from the reading's cues.
             segments=block_segments(block),
             settings=config["film"],
+            results="results/{text}",  # the job records its segments' times there (timings/)
         threads: 2
         resources:
             **stage_resources("render_segment", runtime=block_runtime(30, block), mem_mb=8000, gpu=gpus("film")),

@@ -7,6 +7,7 @@ localrules:
     candidates_sheet,
     contact_sheet,
     summarize,
+    tabulate_timings,
     write_manifest,
 
 
@@ -106,3 +107,32 @@ rule candidates_sheet:
         "../../environment.yml"
     script:
         "../scripts/candidates_sheet.py"
+
+
+# What each sentence's search and segment took, as the jobs recorded it (machine_imagination.status):
+# a measurement, so outside the manifest (which skips timings/) and after every segment.
+rule tabulate_timings:
+    input:
+        latents=lambda wildcards: expand(
+            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
+        ),
+        segments=film_segments,
+    output:
+        report(
+            "results/{text}/timings/timings.tsv",
+            caption="../report/timings.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/tabulate_timings.log",
+    params:
+        results="results/{text}",
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/tabulate_timings.py"

@@ -39,6 +39,7 @@ for block, texts in blocks(config["search"]["sentences_per_job"]).items():
         params:
             sentences=block_searches(block),
             checkpoints=f"results/{{text}}/checkpoints",
+            results=f"results/{{text}}",  # the job records its sentences' times there (timings/)
             settings={key: config[key] for key in ("generator", "clip", "search", "judge")},
         threads: config["search"]["threads"]
         resources:

@@ -8,4 +8,5 @@ with job_log(snakemake.log[0]):
         [SegmentRender(**segment, segment=path) for segment, path in zip(snakemake.params.segments, snakemake.output)],
         timing_path=snakemake.input.get("timing"),
         threads=snakemake.threads,
+        text_dir=snakemake.params.results,
     )

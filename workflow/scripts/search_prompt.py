@@ -22,4 +22,5 @@ with job_log(snakemake.log[0]):
         ],
         previous_latents=snakemake.input.previous or None,
         threads=snakemake.threads,
+        text_dir=snakemake.params.results,
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import Reading, narrate, prepare_reading, soundtrack
-from ..files import job_progress, sha256_file, write_json
+from ..files import sha256_file, write_json
 from ..latents import Latents
 from ..models.device import deterministic, select_device
 from ..project import provenance
+from ..status import job_progress, record_time, text_status
 from ..video import Encoding, VideoWriter, concat_videos
 from .captions import CaptionStyle, render_card, write_srt
 from .plan import frame_plan
@@ -48,10 +49,12 @@ class SegmentRender:
 
 
 def segment_block_job(config: dict, segments: list[SegmentRender], *, threads: int = 1, timing_path=None,
-                      log=print) -> list[int]:
+                      text_dir=None, log=print) -> list[int]:
     """Render and encode a block of consecutive segments (film.segments_per_job of them) with the
     generator loaded once; each segment is the same file a job of its own would write. With a reading
-    (`timing_path`), its cues say how long each image holds and each walk takes."""
+    (`timing_path`), its cues say how long each image holds and each walk takes. With the text's results
+    directory (`text_dir`), each segment's time is recorded there and the log says after each segment
+    how far the whole text has come."""
     from ..models.generator import load_generator
 
     film = config["film"]
@@ -69,6 +72,7 @@ def segment_block_job(config: dict, segments: list[SegmentRender], *, threads: i
                 index = segment.index
                 hold, steps, lead = plan.holds[index], plan.transition_frames(index), plan.lead if index == 0 else 0
             log(f"rendering segment {segment.index} ({segment.latents} -> {segment.next_latents or 'the end'})")
+            segment_started = time.monotonic()
             current = Latents.load(segment.latents)
             following = Latents.load(segment.next_latents) if segment.next_latents else None
             written.append(render_segment(generator, current, following, segment.caption, segment.segment,
@@ -77,6 +81,10 @@ def segment_block_job(config: dict, segments: list[SegmentRender], *, threads: i
                                           lead=lead))
             log(f"segment {segment.index}: {written[-1]} frames written to {segment.segment}; "
                 + job_progress(len(written), len(segments), time.monotonic() - started, "segments"))
+            if text_dir is not None:
+                record_time(text_dir, "segments", segment.index, time.monotonic() - segment_started,
+                            frames=written[-1])
+                log(text_status(text_dir).describe())
         return written
 
 

@@ -9,7 +9,9 @@ from ..files import package_versions, sha256_file as sha256, write_json
 from ..text import read_prompts_tsv
 
 MANIFEST = "manifest.json"
-SKIPPED_DIRS = ("checkpoints",)  # transient: a search's resumable state, deleted when it finishes
+# Not results: a search's resumable state (deleted when it finishes), and what each job took (status.py),
+# which differs from run to run while the results are the same.
+SKIPPED_DIRS = ("checkpoints", "timings")
 
 
 def output_files(root: Path) -> list[Path]:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import job_progress, write_png
+from ..files import write_png
 from ..latents import Candidates, Latents, LatentsError, SearchOutcome, Sentence
 from ..models.device import deterministic, select_device, thread_counts
 from ..project import provenance
 from ..render import render_still
+from ..status import job_progress, record_time, text_status
 from ..text import fit_prompt, format_weighted_prompt
 from .candidates import SearchFiles, candidate_checkpoint, candidate_seed
 from .checkpoint import Checkpointer, search_key
@@ -44,13 +45,14 @@ class SentenceSearch:
 
 
 def search_block_job(config: dict, *, text_name: str, sentences: list[SentenceSearch], previous_latents=None,
-                     threads: int = 1, log=print) -> list[list[Latents]]:
+                     threads: int = 1, text_dir=None, log=print) -> list[list[Latents]]:
     """Search a block of consecutive sentences (search.sentences_per_job of them) with the models loaded
     once: each sentence once per candidate, exactly as a job of its own would (same seeds, same bits).
     With search.story, the first sentence starts from `previous_latents` and each next one from the
     candidate the keep job will keep. Each search saves its state as it goes (with a checkpoint path):
     a rerun of a job that died resumes it and does not search the finished ones again; the checkpoints
-    go when the whole block is written."""
+    go when the whole block is written. With the text's results directory (`text_dir`), each sentence's
+    search time is recorded there and the log says after each sentence how far the whole text has come."""
     with deterministic(threads):
         # 1. the models, loaded once for the whole block (a sentence's overrides never change them)
         generator, clip = load_models(config, SearchSettings.from_config(config))
@@ -59,11 +61,14 @@ def search_block_job(config: dict, *, text_name: str, sentences: list[SentenceSe
         found, started = [], time.monotonic()
         for number, sentence in enumerate(sentences):
             # 2. each sentence's candidates, in order; in story mode the next starts from the one kept
-            records = search_sentence(config, text_name, sentence, generator, clip, judge_clip, previous, log)
+            records = search_sentence(config, text_name, sentence, generator, clip, judge_clip, previous, log,
+                                      text_dir)
             if config["search"]["story"]:
                 previous = Latents.load(sentence.candidates[Candidates.among(records, sentence.pick).kept].latents)
             found.append(records)
             log(job_progress(number + 1, len(sentences), time.monotonic() - started, "sentences"))
+            if text_dir is not None:
+                log(text_status(text_dir).describe())
         # 3. every sentence's files are complete: nothing left to resume
         for sentence in sentences:
             for k in range(len(sentence.candidates) if sentence.checkpoint else 0):
@@ -83,9 +88,10 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
 
 
 def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, generator, clip, judge_clip,
-                    previous: Latents | None, log) -> list[Latents]:
+                    previous: Latents | None, log, text_dir=None) -> list[Latents]:
     """One sentence searched once per candidate (candidate k from `candidate_seed(seed, k)`), judged,
-    and each candidate's latents, image, history table and plot (and progress video) written."""
+    and each candidate's latents, image, history table and plot (and progress video) written; with
+    `text_dir`, the time its searches took recorded there (not when every candidate was kept as it was)."""
     # 1. the settings with the sentence's overrides, the prompt as CLIP sees it
     settings = SearchSettings.from_config(config, sentence.overrides)
     parts = [(text, float(weight)) for text, weight in sentence.parts]
@@ -96,7 +102,7 @@ def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, gene
     record = Sentence(text=text_name, index=sentence.index, sentence=sentence.sentence,
                       prompt=format_weighted_prompt(parts), clip_prompt=fit.clip_prompt, prompt_truncated=fit.truncated)
     made_by = {**provenance(config), "overrides": dict(sentence.overrides), "threads": thread_counts()}
-    results = []
+    results, started, searched = [], time.monotonic(), False
     for k, files in enumerate(sentence.candidates):
         # 2. candidate k: its search, resumable from its checkpoint (a finished one is not run again)
         k_seed = candidate_seed(sentence.seed, k)
@@ -126,6 +132,11 @@ def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, gene
         log(f"best loss {result.loss:.4f}, CLIP similarity {result.similarity:.4f} (iteration "
             f"{result.iteration + 1}); judge: {', '.join(f'{name} {v:.4f}' for name, v in scores.items())}")
         results.append(latents)
+        searched = True
+    # 5. what the sentence's searches took, for the text's progress and the report's timings
+    if text_dir is not None and searched:
+        record_time(text_dir, "search", sentence.index, time.monotonic() - started,
+                    candidates=len(sentence.candidates))
     return results
 
 

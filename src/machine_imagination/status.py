@@ -1,0 +1,144 @@
+"""How far a text's run has come: sentences searched, segments rendered, what each took, and about how
+long the rest will take.
+
+The search and render jobs record, per sentence and per segment they make, the seconds it took, in
+`results/<text>/timings/` (a measurement, not a result: the manifest skips it, so timings never make
+two runs of the same config differ). `text_status` reads that and the results tree, whoever asks:
+every block job after each sentence or segment (its log), `machine-imagination status results/<text>`
+(from another terminal while a long run goes on, on a cluster too) and the report's timings table."""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import atomic_write_text, write_json
+
+TIMINGS = "timings"
+
+
+def job_progress(done: int, count: int, seconds: float, what: str) -> str:
+    """How far a job of several sentences has come, and about how long it still needs."""
+    left = seconds / done * (count - done)
+    return f"{done} of {count} {what} of this job done in {seconds:.1f} s; about {left:.0f} s left"
+
+
+def timing_file(text_dir, stage: str, index: int) -> Path:
+    """`results/<text>/timings/<stage>/<index>.json` (stage: search or segments)."""
+    return Path(text_dir) / TIMINGS / stage / f"{index:04d}.json"
+
+
+def record_time(text_dir, stage: str, index: int, seconds: float, **details) -> None:
+    """What sentence or segment `index` took in `stage`, and when it finished."""
+    write_json(timing_file(text_dir, stage, index), {"seconds": round(seconds, 3), "finished": time.time(), **details})
+
+
+def read_records(text_dir, stage: str) -> dict[int, dict]:
+    """The timing records of `stage` by index (one being written or unreadable is left out)."""
+    records = {}
+    for path in sorted((Path(text_dir) / TIMINGS / stage).glob("[0-9]*.json")):
+        try:
+            record = json.loads(path.read_text())
+            records[int(path.stem)] = {**record, "seconds": float(record["seconds"])}
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+    return records
+
+
+@dataclass(frozen=True)
+class TextStatus:
+    """A text's run as the files show it. `search_seconds` / `render_seconds`: what each sentence's
+    searches (all its candidates) and each segment took, of those measured."""
+
+    text: str
+    sentences: int
+    searched: int
+    rendered: int
+    film: bool
+    search_seconds: dict
+    render_seconds: dict
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The searching and rendering still to do at the median pace measured so far, one job at a time
+        (None: a stage with work left has nothing measured yet)."""
+        left = 0.0
+        for todo, measured in ((self.sentences - self.searched, self.search_seconds),
+                               (self.sentences - self.rendered, self.render_seconds)):
+            if todo and not measured:
+                return None
+            left += todo * statistics.median(measured.values()) if todo else 0.0
+        return left
+
+    def describe(self) -> str:
+        """One line: the counts, the pace and the time left."""
+        done = (f"{self.text}: {self.searched} of {self.sentences} sentences searched, "
+                f"{self.rendered} of {self.sentences} segments rendered")
+        if self.film:
+            return done + "; the film is made"
+        pace = [f"{statistics.median(times.values()):.1f} s a {what}"
+                for times, what in ((self.search_seconds, "sentence"), (self.render_seconds, "segment")) if times]
+        left = self.seconds_left
+        if left is None:
+            return done + (f" ({', '.join(pace)}" + "; the time left is known once every stage has measured one)"
+                           if pace else "; the time left is known once a sentence is searched")
+        return done + f"; about {duration(left)} left ({', '.join(pace)}; one job at a time, without start-up)"
+
+
+def text_status(text_dir) -> TextStatus:
+    """What `results/<text>` holds: the sentences (prompts.tsv); those searched (latents kept, or every
+    candidate's latents written: as many as the search jobs' records say a sentence has); the segments
+    rendered since the latents they walk between were written; whether the film is newer than them all;
+    the times recorded."""
+    root = Path(text_dir)
+    # 1. the sentences, and what the jobs recorded of them
+    prompts = root / "prompts.tsv"
+    sentences = max(len(prompts.read_text(encoding="utf-8").splitlines()) - 1, 0) if prompts.is_file() else 0
+    searches, segments = ({i: r for i, r in read_records(root, stage).items() if i < sentences}
+                          for stage in ("search", "segments"))
+    candidates = max((int(r.get("candidates", 1)) for r in searches.values()), default=1)
+    # 2. what the files say is done
+    searched = [i for i in range(sentences) if (root / "latents" / f"{i:04d}.npz").is_file()
+                or len(list((root / "candidates" / f"{i:04d}").glob("[0-9]*.npz"))) >= candidates]
+    rendered = [i for i in range(sentences) if segment_is_current(root, i, sentences)]
+    film = len(rendered) == sentences and is_newer(root / "film.mp4", *(root / "segments" / f"{i:04d}.mp4"
+                                                                        for i in rendered))
+    return TextStatus(text=root.name, sentences=sentences, searched=len(searched), rendered=len(rendered),
+                      film=film, search_seconds={i: r["seconds"] for i, r in searches.items()},
+                      render_seconds={i: r["seconds"] for i, r in segments.items()})
+
+
+def segment_is_current(root: Path, index: int, sentences: int) -> bool:
+    """Segment `index` is there and newer than the latents it walks from and to (an edit since means it
+    is to be rendered again)."""
+    ends = [root / "latents" / f"{i:04d}.npz" for i in (index, index + 1) if i < sentences]
+    return is_newer(root / "segments" / f"{index:04d}.mp4", *(end for end in ends if end.is_file()))
+
+
+def is_newer(path: Path, *others: Path) -> bool:
+    """`path` exists and was written no earlier than each of `others`."""
+    return path.is_file() and all(other.stat().st_mtime <= path.stat().st_mtime for other in others)
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '3 h 05 min' (at least '1 s')."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def timings_table(text_dir, path) -> TextStatus:
+    """The report's timings: per sentence, the seconds its search and its segment took (empty: not
+    measured, e.g. searched before timings were recorded), then the totals; returns the status."""
+    status = text_status(text_dir)
+    rows = ["index\tsearch_seconds\trender_seconds"]
+    for i in range(status.sentences):
+        cells = (status.search_seconds.get(i), status.render_seconds.get(i))
+        rows.append("\t".join([str(i)] + ["" if v is None else f"{v:.2f}" for v in cells]))
+    totals = (sum(status.search_seconds.values()), sum(status.render_seconds.values()))
+    rows.append("\t".join(["total"] + [f"{v:.2f}" for v in totals]))
+    atomic_write_text(path, "\n".join(rows) + "\n")
+    return status
