@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import atomic_write_text, write_json
+from .text import read_prompts_tsv
 
 TIMINGS = "timings"
 
@@ -95,7 +96,7 @@ def text_status(text_dir) -> TextStatus:
     root = Path(text_dir)
     # 1. the sentences, and what the jobs recorded of them
     prompts = root / "prompts.tsv"
-    sentences = max(len(prompts.read_text(encoding="utf-8").splitlines()) - 1, 0) if prompts.is_file() else 0
+    sentences = len(read_prompts_tsv(prompts)) if prompts.is_file() else 0
     searches, segments = ({i: r for i, r in read_records(root, stage).items() if i < sentences}
                           for stage in ("search", "segments"))
     candidates = max((int(r.get("candidates", 1)) for r in searches.values()), default=1)
@@ -119,7 +120,10 @@ def segment_is_current(root: Path, index: int, sentences: int) -> bool:
 
 def is_newer(path: Path, *others: Path) -> bool:
     """`path` exists and was written no earlier than each of `others`."""
-    return path.is_file() and all(other.stat().st_mtime <= path.stat().st_mtime for other in others)
+    if not path.is_file():
+        return False
+    written = path.stat().st_mtime
+    return all(other.stat().st_mtime <= written for other in others)
 
 
 def duration(seconds: float) -> str:
