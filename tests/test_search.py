@@ -4,7 +4,7 @@ import torch
 
 from machine_imagination.latents import Latents, softmax
 from machine_imagination.models.classes import INITIAL_CLASS_MODES, imagenet_classes, resolve_class
-from machine_imagination.search.augment import random_crop_boxes
+from machine_imagination.search.augment import jittered_views, random_crop_boxes
 from machine_imagination.search.judge import judge
 from machine_imagination.search.loop import search_prompt
 from machine_imagination.search.objective import Objective
@@ -289,6 +289,25 @@ def test_judge_uses_fresh_crops(generator, clip):
     assert scores["judge_similarity"] != pytest.approx(result.similarity, abs=1e-7)
     two = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(judge_crops=16), seed=1, judge_clip=clip)
     assert two["judge2_similarity"] == pytest.approx(two["judge_similarity"])
+
+
+def test_jittered_views_are_small_shifts_of_each_image_with_noise_from_the_stream():
+    images = torch.rand(2, 3, 32, 32)
+    views = jittered_views(images, 12, torch.Generator().manual_seed(3), shift=1 / 16, noise=0.0)
+    assert views.shape == (24, 3, 32, 32)
+    padded = torch.nn.functional.pad(images, (2,) * 4, mode="replicate")
+    shifts = set()
+    for v, view in enumerate(views):  # each view is its image moved by at most 2 px along each axis
+        i = v // 12
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if torch.equal(view, padded[i, :, dy:dy + 32, dx:dx + 32])]
+        assert found, f"view {v} is not a shift of image {i}"
+        shifts.add(found[0])
+    assert len(shifts) > 3
+    noisy = jittered_views(images, 12, torch.Generator().manual_seed(3), shift=1 / 16)
+    again = jittered_views(images, 12, torch.Generator().manual_seed(3), shift=1 / 16)
+    assert torch.equal(noisy, again) and 0.005 < (noisy - views).abs().mean() < 0.05
+    assert noisy.min() >= 0 and noisy.max() <= 1
 
 
 def test_search_is_reproducible_and_seed_dependent(generator, clip):

@@ -52,3 +52,21 @@ def rich_augment(views, gen):
     mask_x = (rows[None] >= xs[:, None]) & (rows[None] < xs[:, None] + cut)
     mask = (mask_y[:, :, None] & mask_x[:, None, :]).unsqueeze(1)
     return torch.where(mask, torch.full_like(views, 0.5), views).clamp(0, 1)
+
+
+def jittered_views(images, count: int, gen, shift: float = 1 / 32, noise: float = 0.02):
+    """`count` fresh views of each image [N, 3, S, S] in [0, 1] for the judge where there is nothing to
+    crop (an image no larger than CLIP's input, which the search scores whole): each moved by up to
+    `shift` of the side along each axis (its edges repeated) with Gaussian pixel noise of sd `noise`,
+    so that a detail tuned to one exact image does not carry its score. Random numbers from `gen`
+    (CPU). Returns [N * count, 3, S, S], image by image."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, side, _ = images.shape
+    pad = max(1, round(shift * side))
+    padded = F.pad(images, (pad,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pad + 1, (n, count, 2), generator=gen).tolist()
+    views = torch.stack([padded[i, :, dy:dy + side, dx:dx + side] for i in range(n) for dy, dx in offsets[i]])
+    pixel_noise = torch.randn(views.shape, generator=gen).to(views.device, views.dtype)
+    return (views + noise * pixel_noise).clamp(0, 1)

@@ -1,10 +1,13 @@
 """The held-out score of a search's image: CLIP similarity on fresh crops (a random stream the search
 never saw), and with a second CLIP if one is configured, so that reported scores are not inflated by
-the search overfitting its own crops."""
+the search overfitting its own crops. An image no larger than CLIP's input has nothing to crop (the
+search scores it whole, as the notebook does); its fresh views are small shifts with pixel noise
+(`augment.jittered_views`), else its judge score would be the search's own similarity again."""
 from __future__ import annotations
 
 from dataclasses import replace
 
+from .augment import jittered_views
 from .objective import Objective
 from .settings import SearchSettings
 from .state import SearchResult
@@ -26,5 +29,7 @@ def judge(generator, clip, result: SearchResult, prompt_parts, settings: SearchS
         crop_rng = torch.Generator().manual_seed((seed * 7919 + 17) % 2**63)
         with torch.inference_mode():
             images = objective.render(noise, class_vector)
-            scores[name] = float((objective.similarities(images, crop_rng) @ objective.weights)[0])
+            if images.shape[-1] <= model.image_size:  # nothing to crop: shifted, noisy views
+                images = jittered_views(images, settings.judge_crops, crop_rng)
+            scores[name] = float((objective.similarities(images, crop_rng) @ objective.weights).mean())
     return scores
