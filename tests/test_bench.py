@@ -119,3 +119,20 @@ def test_the_device_script_is_valid_bash_and_its_commands_parse():
         assert parsed.out.startswith("out/")
         if name == "search_speed":
             assert parsed.case == "notebook" and len(parsed.engine) == 5
+
+
+def test_judge_scores_counts_the_prompts_each_score_picks_right_per_number_of_candidates():
+    sys.path.insert(0, str(REPO / "bench"))
+    from judge_scores import summarise
+
+    def candidate(right, a, b):
+        return {"seed": 0, "seconds": 1.0, "all": right, "a": a, "b": b}
+
+    rows = [{"prompt": "p0", "candidates": [candidate(True, 0.1, 0.9), candidate(False, 0.5, 0.1),
+                                            candidate(True, 0.2, 0.0)]},
+            {"prompt": "p1", "candidates": [candidate(False, 0.3, 0.2), candidate(True, 0.1, 0.8),
+                                            candidate(False, 0.9, 0.1)]}]
+    table = summarise(rows)
+    assert table[1] == {"oracle": 1, "a": 1, "b": 1}
+    assert table[2] == {"oracle": 2, "a": 0, "b": 2}  # a: p0 -> 1 (wrong), p1 -> 0 (wrong); b: 0 and 1
+    assert table[3] == {"oracle": 2, "a": 0, "b": 2}

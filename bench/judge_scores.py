@@ -1,0 +1,171 @@
+"""Which score picks the right candidate? The shapes world's 48 held-out prompts, each searched K times
+with the demo's setting (the candidates' seeds of `candidate_seed`, as search.candidates makes them),
+every candidate's image scored several ways and read by the pixel judge; then, for each K from 1 up,
+how many prompts the candidate picked by each score gets fully right.
+
+    .venv/bin/python bench/judge_scores.py --candidates 8 --judge seed1=DIR     # about 23 min on 2 cores
+    .venv/bin/python bench/judge_scores.py --rescore --judge seed2=DIR2         # score the same images again
+
+Scores (higher is better), for the guiding CLIP (no prefix) and for each --judge NAME=DIR (a second
+shapes CLIP, e.g. `worlds.shapes_training.train_clip(DIR, seed=1)`; prefix NAME_):
+  similarity      the whole image's cosine similarity to the prompt (the pipeline's judge score at 64 px,
+                  where CLIP sees the whole image and crops do not vary)
+  views           the mean similarity over 16 jittered views: shifted by up to 2 px (edges repeated), with
+                  Gaussian pixel noise of 0.02 (what an adversarial detail of one exact image may not survive)
+  contrast        the log-probability of the prompt among all 48 held-out prompts (CLIP's softmax at its
+                  own temperature): is the image recognised as its prompt rather than another, as a sentence
+                  among the text's other sentences
+  contrast_views  the same, averaged over the jittered views
+and `loss` (minus the optimisation loss, the control); `judges_similarity` is the sum of every --judge's
+similarity, and `all_similarity` adds the guiding CLIP's. Writes the JSON (--out) and beside it the
+candidates' images (.npz, [prompt, candidate, 64, 64, 3] uint8), which --rescore reads instead of
+searching again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from search_quality import DEMO, settings_for  # noqa: E402
+
+from machine_imagination.models.clip import load_clip  # noqa: E402
+from machine_imagination.models.device import deterministic  # noqa: E402
+from machine_imagination.models.generator import load_generator  # noqa: E402
+from machine_imagination.search.candidates import candidate_seed  # noqa: E402
+from machine_imagination.search.loop import search_prompt  # noqa: E402
+from machine_imagination.worlds import shapes  # noqa: E402
+from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
+
+KINDS = ("similarity", "views", "contrast", "contrast_views")
+
+
+def jittered_views(images, count: int, seed: int, shift: int = 2, noise: float = 0.02):
+    """`count` views of one image [1, 3, S, S] in [0, 1]: each shifted by up to `shift` px (edges
+    repeated), with Gaussian pixel noise; from a stream of its own seed."""
+    import torch
+    import torch.nn.functional as F
+
+    rng = torch.Generator().manual_seed(seed)
+    side = images.shape[-1]
+    padded = F.pad(images, (shift,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * shift + 1, (count, 2), generator=rng)
+    views = torch.cat([padded[..., dy:dy + side, dx:dx + side] for dy, dx in offsets.tolist()])
+    return (views + noise * torch.randn(views.shape, generator=rng)).clamp(0, 1)
+
+
+def image_scores(clip, image, index: int, texts, seed: int, views: int) -> dict:
+    """Every kind of score of one image (uint8 [S, S, 3]) for prompt `index` of `texts`, with `clip`."""
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        text = clip.encode_text(texts)
+        scale = float(clip.model.logit_scale.exp())
+        whole = clip.encode_images(tensor) @ text.T  # [1, prompts]
+        jittered = clip.encode_images(jittered_views(tensor, views, seed)) @ text.T  # [views, prompts]
+    return {"similarity": float(whole[0, index]), "views": float(jittered[:, index].mean()),
+            "contrast": float(torch.log_softmax(scale * whole, dim=-1)[0, index]),
+            "contrast_views": float(torch.log_softmax(scale * jittered, dim=-1)[:, index].mean())}
+
+
+def search(prompts, generator, clip, seed: int, count: int, log) -> tuple[list, np.ndarray]:
+    """Each prompt's `count` candidates: their seeds, seconds, loss and the pixel judge's verdict, and
+    their images (uint8 [prompt, candidate, S, S, 3]), as the pipeline's files hold them."""
+    import torch
+
+    settings = settings_for(DEMO)
+    rows, images = [], np.zeros((len(prompts), count, 64, 64, 3), np.uint8)
+    for i, wanted in enumerate(prompts):
+        candidates = []
+        for k in range(count):
+            k_seed = candidate_seed(seed + i, k)
+            start = time.perf_counter()
+            result = search_prompt(wanted.text(), seed=k_seed, generator=generator, clip=clip, settings=settings)
+            noise, class_vector = torch.as_tensor(result.noise)[None], torch.as_tensor(result.class_vector)[None]
+            with torch.inference_mode():
+                image = generator.render(noise, class_vector, settings.truncation).float()
+            images[i, k] = shapes.to_uint8(image.cpu())[0]
+            verdict = shapes.judge_prompt(images[i, k], wanted)
+            candidates.append({"seed": k_seed, "seconds": time.perf_counter() - start, "loss": -result.loss,
+                               "all": bool(verdict["all"])})
+        rows.append({"prompt": wanted.text(), "candidates": candidates})
+        log(f"{i + 1}/{len(prompts)} {wanted.text()!r}: " + " ".join("+" if c["all"] else "-" for c in candidates))
+    return rows, images
+
+
+def score(rows, images, clips: dict, views: int) -> None:
+    """Add every kind of score of every candidate, for each named CLIP ('' = the guiding one), to `rows`."""
+    texts = [row["prompt"] for row in rows]
+    for i, row in enumerate(rows):
+        for k, candidate in enumerate(row["candidates"]):
+            for name, clip in clips.items():
+                prefix = f"{name}_" if name else ""
+                candidate.update({prefix + kind: value for kind, value in
+                                  image_scores(clip, images[i, k], i, texts, candidate["seed"], views).items()})
+        judges = [name for name in clips if name]
+        for candidate in row["candidates"]:
+            if judges:
+                candidate["judges_similarity"] = sum(candidate[f"{name}_similarity"] for name in judges)
+                candidate["all_similarity"] = candidate["judges_similarity"] + candidate["similarity"]
+
+
+def summarise(rows) -> dict:
+    """For K = 1 … the candidates' count: how many prompts the candidate with the best of each score
+    gets right ('oracle': some candidate is right)."""
+    scores = [name for name in rows[0]["candidates"][0] if name not in ("seed", "seconds", "all")]
+    table = {}
+    for k in range(1, len(rows[0]["candidates"]) + 1):
+        picked = {name: sum(row["candidates"][int(np.argmax([c[name] for c in row["candidates"][:k]]))]["all"]
+                            for row in rows) for name in scores}
+        table[k] = {"oracle": sum(any(c["all"] for c in row["candidates"][:k]) for row in rows), **picked}
+    return table
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--candidates", type=int, default=8)
+    parser.add_argument("--prompts", type=int, default=48)
+    parser.add_argument("--views", type=int, default=16, help="jittered views per image")
+    parser.add_argument("--seed", type=int, default=1000, help="prompt i's candidate 0 is searched from seed + i")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="another CLIP to score with")
+    parser.add_argument("--rescore", action="store_true", help="score the images of an earlier run (--out) again")
+    parser.add_argument("--out", default=str(ROOT / "bench/results/judge_scores.json"))
+    args = parser.parse_args(argv)
+    out, images_file = Path(args.out), Path(args.out).with_suffix(".npz")
+    with deterministic(args.threads):
+        clip = load_clip(str(ROOT / CLIP_DIR), None, "cpu")
+        clips = {"": clip, **{name: load_clip(path, None, "cpu") for name, path in
+                              (spec.split("=", 1) for spec in args.judge)}}
+        # 1. the candidates: searched, or an earlier run's
+        if args.rescore:
+            report = json.loads(out.read_text())
+            rows, images = report["results"], np.load(images_file)["images"]
+        else:
+            generator = load_generator(str(ROOT / GENERATOR_DIR), "cpu")
+            rows, images = search(shapes.benchmark_prompts()[: args.prompts], generator, clip, args.seed,
+                                  args.candidates, print)
+            report = {"setting": DEMO, "seed": args.seed, "views": args.views, "judges": {}}
+        # 2. their scores, and what each score picks
+        score(rows, images, clips, args.views)
+    report["judges"].update({name: path for name, path in (spec.split("=", 1) for spec in args.judge)})
+    report.update(prompts=len(rows), picked=summarise(rows), results=rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    np.savez_compressed(images_file, images=images)
+    for k, counts in report["picked"].items():
+        print(f"K={k}: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + f" (of {len(rows)})")
+    return report
+
+
+if __name__ == "__main__":
+    main()
