@@ -40,26 +40,13 @@ from search_quality import DEMO, settings_for  # noqa: E402
 from machine_imagination.models.clip import load_clip  # noqa: E402
 from machine_imagination.models.device import deterministic  # noqa: E402
 from machine_imagination.models.generator import load_generator  # noqa: E402
+from machine_imagination.search.augment import jittered_views  # noqa: E402
 from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.loop import search_prompt  # noqa: E402
 from machine_imagination.worlds import shapes  # noqa: E402
 from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
 
 KINDS = ("similarity", "views", "contrast", "contrast_views")
-
-
-def jittered_views(images, count: int, seed: int, shift: int = 2, noise: float = 0.02):
-    """`count` views of one image [1, 3, S, S] in [0, 1]: each shifted by up to `shift` px (edges
-    repeated), with Gaussian pixel noise; from a stream of its own seed."""
-    import torch
-    import torch.nn.functional as F
-
-    rng = torch.Generator().manual_seed(seed)
-    side = images.shape[-1]
-    padded = F.pad(images, (shift,) * 4, mode="replicate")
-    offsets = torch.randint(0, 2 * shift + 1, (count, 2), generator=rng)
-    views = torch.cat([padded[..., dy:dy + side, dx:dx + side] for dy, dx in offsets.tolist()])
-    return (views + noise * torch.randn(views.shape, generator=rng)).clamp(0, 1)
 
 
 def image_scores(clip, image, index: int, texts, seed: int, views: int) -> dict:
@@ -71,7 +58,8 @@ def image_scores(clip, image, index: int, texts, seed: int, views: int) -> dict:
         text = clip.encode_text(texts)
         scale = float(clip.model.logit_scale.exp())
         whole = clip.encode_images(tensor) @ text.T  # [1, prompts]
-        jittered = clip.encode_images(jittered_views(tensor, views, seed)) @ text.T  # [views, prompts]
+        views_of = jittered_views(tensor, views, torch.Generator().manual_seed(seed))  # as the pipeline's judge
+        jittered = clip.encode_images(views_of) @ text.T  # [views, prompts]
     return {"similarity": float(whole[0, index]), "views": float(jittered[:, index].mean()),
             "contrast": float(torch.log_softmax(scale * whole, dim=-1)[0, index]),
             "contrast_views": float(torch.log_softmax(scale * jittered, dim=-1)[:, index].mean())}
