@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import REPO, snakemake  # noqa: E402
+from conftest import REPO, pins, snakemake  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +84,7 @@ def offline(tmp_path_factory):
 
 
 def test_offline_outputs_equal_the_pinned_values(offline):
-    pinned = json.loads(GOLDEN.read_text())
+    pinned = json.loads(pins(GOLDEN).read_text())
     found = digests(offline)
     assert sorted(found["latents"]) == sorted(pinned["latents"])
     for name, arrays in pinned["latents"].items():
@@ -98,8 +98,9 @@ def test_offline_outputs_equal_the_pinned_values(offline):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--record"]:
+    if sys.argv[1:] not in (["--record"], ["--record-this-machine"]):
         sys.exit(__doc__)
+    GOLDEN = pins(GOLDEN, recording=sys.argv[1] == "--record-this-machine")
     workdir = Path(tempfile.mkdtemp(prefix="golden-"))
     try:
         values = digests(run_offline(workdir))

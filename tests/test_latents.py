@@ -1,9 +1,11 @@
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import pins
 from machine_imagination.latents import Latents, LatentsError, SearchOutcome, Sentence
 
 LANDED = Path(__file__).parent / "data" / "landed-latents"  # written by the landed main before the record had a type
@@ -71,20 +73,30 @@ def test_files_written_before_the_record_had_a_type_hold_what_they_held():
     assert notebook.source == "nb_noise.txt + nb_class.txt" and notebook.truncation == 0.8
 
 
-def test_files_written_before_the_record_had_a_type_render_and_walk_as_they_did(generator):
+def rendered_landed_files(generator) -> dict:
+    """The stills of the landed files and a walk between two of them, as `frames.npz` holds them."""
     from machine_imagination.film.walk import render_transition
     from machine_imagination.render import render_still
 
     records = {name: Latents.load(LANDED / f"{name}.npz")
                for name in ("search-logits", "search-embedding", "sample", "notebook")}
-    with np.load(LANDED / "frames.npz") as frames:  # rendered by the landed main from the same files
-        for name, latents in records.items():
-            assert np.array_equal(render_still(generator, latents, 64), frames[f"still-{name}"]), name
-        walk = render_transition(generator, records["search-logits"], records["search-embedding"], 3, 64, 2,
-                                 "ease-in-out")
-        assert np.array_equal(np.concatenate(list(walk)), frames["walk-logits-embedding"])
-        walk = render_transition(generator, records["sample"], records["notebook"], 3, 64, 2)
-        assert np.array_equal(np.concatenate(list(walk)), frames["walk-sample-notebook"])
+    frames = {f"still-{name}": render_still(generator, latents, 64) for name, latents in records.items()}
+    walk = render_transition(generator, records["search-logits"], records["search-embedding"], 3, 64, 2,
+                             "ease-in-out")
+    frames["walk-logits-embedding"] = np.concatenate(list(walk))
+    walk = render_transition(generator, records["sample"], records["notebook"], 3, 64, 2)
+    frames["walk-sample-notebook"] = np.concatenate(list(walk))
+    return frames
+
+
+def test_files_written_before_the_record_had_a_type_render_and_walk_as_they_did(generator):
+    # frames.npz: rendered by the landed main from the same files (its own file for a CPU kind whose
+    # sums round differently: conftest.pins, recorded with `python tests/test_latents.py --record-this-machine`)
+    rendered = rendered_landed_files(generator)
+    with np.load(pins(LANDED / "frames.npz")) as frames:
+        assert sorted(frames.files) == sorted(rendered)
+        for name, image in rendered.items():
+            assert np.array_equal(image, frames[name]), name
 
 
 def test_class_embedding_of_logits_is_the_softmax_mix_of_the_class_embeddings(generator):
@@ -133,3 +145,16 @@ def test_notebook_files_of_the_wrong_size_are_named(tmp_path):
     (tmp_path / "b_noise.txt").write_text("x\ny\n")
     with pytest.raises(LatentsError, match="b_noise.txt' cannot be read"):
         from_notebook(tmp_path / "b_noise.txt", tmp_path / "a_class.txt")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--record-this-machine"]:
+    import tempfile
+
+    from machine_imagination.models.generator import load_generator
+    from machine_imagination.worlds.tiny import write_tiny_models
+
+    with tempfile.TemporaryDirectory() as tmp:  # the tiny generator, as the session fixture writes it
+        write_tiny_models(Path(tmp) / "biggan-tiny", Path(tmp) / "clip-tiny")
+        target = pins(LANDED / "frames.npz", recording=True)
+        np.savez(target, **rendered_landed_files(load_generator(str(Path(tmp) / "biggan-tiny"))))
+    print(f"recorded {target}")

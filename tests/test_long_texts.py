@@ -8,6 +8,7 @@ that CI does not spend eight minutes on 60 one-sentence jobs; a change of behavi
 it again, from jobs of one sentence:
 
     .venv/bin/python tests/test_long_texts.py --record
+    .venv/bin/python tests/test_long_texts.py --record-this-machine   # this CPU kind's own pins (conftest.pins)
 """
 import dataclasses
 import json
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import REPO  # noqa: E402
+from conftest import REPO, pins  # noqa: E402
 from machine_imagination.latents import Latents  # noqa: E402
 from test_golden import digests  # noqa: E402
 
@@ -117,7 +118,7 @@ def latents_bytes(results: Path) -> dict:
 
 
 def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_its_blocks(tmp_path):
-    pinned = json.loads(PINS.read_text())
+    pinned = json.loads(pins(PINS).read_text())
     project = make_long_project(tmp_path / "blocks", 25)
     results = project / "results" / "long"
     # 1. killed at random moments (seeded: a failure can be replayed): the first search job once it has
@@ -197,8 +198,8 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
     assert (results / "film.mp4").stat().st_mtime_ns == film
 
 
-def record() -> None:
-    """Run the text with a job per sentence and per segment, and pin what it made."""
+def record(target: Path = PINS) -> None:
+    """Run the text with a job per sentence and per segment, and pin what it made into `target`."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,9 +207,11 @@ def record() -> None:
         code, out = run(project)
         if code != 0:
             sys.exit(out[-6000:])
-        PINS.write_text(json.dumps(digests(project / "results" / "long"), indent=1, sort_keys=True) + "\n")
-    print(f"recorded {PINS}")
+        target.write_text(json.dumps(digests(project / "results" / "long"), indent=1, sort_keys=True) + "\n")
+    print(f"recorded {target}")
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
     record()
+elif __name__ == "__main__" and sys.argv[1:] == ["--record-this-machine"]:
+    record(pins(PINS, recording=True))
