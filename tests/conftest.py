@@ -72,7 +72,6 @@ def snakemake_run():
     return snakemake
 
 
-
 def machine_kind() -> str:
     """The CPU kind that pinned floating-point results depend on: its vendor and whether it has
     AVX-512 (torch's and oneDNN's kernels, and MKL's code paths, differ between them, so sums round

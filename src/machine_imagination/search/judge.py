@@ -22,14 +22,16 @@ def judge(generator, clip, result: SearchResult, prompt_parts, settings: SearchS
     judged = replace(settings, crops=settings.judge_crops)
     noise = torch.as_tensor(result.noise, device=generator.device)[None]
     class_vector = torch.as_tensor(result.class_vector, device=generator.device)[None]  # as the generator gets it
-    for name, model in (("judge_similarity", clip), ("judge2_similarity", judge_clip)):
-        if model is None:
-            continue
-        objective = Objective(generator, model, prompt_parts, judged)
+    models = {"judge_similarity": clip, "judge2_similarity": judge_clip}
+    objectives = {name: Objective(generator, model, prompt_parts, judged)
+                  for name, model in models.items() if model is not None}
+    with torch.inference_mode():  # the image is the generator's alone: rendered once for every CLIP
+        rendered = objectives["judge_similarity"].render(noise, class_vector)
+    for name, objective in objectives.items():
         crop_rng = torch.Generator().manual_seed((seed * 7919 + 17) % 2**63)
         with torch.inference_mode():
-            images = objective.render(noise, class_vector)
-            if images.shape[-1] <= model.image_size:  # nothing to crop: shifted, noisy views
+            images = rendered
+            if images.shape[-1] <= objective.clip.image_size:  # nothing to crop: shifted, noisy views
                 images = jittered_views(images, settings.judge_crops, crop_rng)
             scores[name] = float((objective.similarities(images, crop_rng) @ objective.weights).mean())
     return scores
