@@ -112,8 +112,9 @@ def test_the_shipped_models_load_through_the_real_loaders_in_the_real_formats(sh
     generator, clip = shipped
     assert sorted(p.name for p in (SHIPPED / "biggan-shapes").iterdir()) == sorted(
         ["config.json", "pytorch_model.bin", "class_names.txt", "training.log"])
-    assert sorted(p.name for p in (SHIPPED / "clip-shapes").iterdir()) == sorted(
-        ["open_clip_config.json", "open_clip_pytorch_model.bin", "training.log"])
+    for clip_dir in ("clip-shapes", "clip-judge"):
+        assert sorted(p.name for p in (SHIPPED / clip_dir).iterdir()) == sorted(
+            ["open_clip_config.json", "open_clip_pytorch_model.bin", "training.log"])
     state = torch.load(SHIPPED / "biggan-shapes" / "pytorch_model.bin", weights_only=True)
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
     assert (generator.z_dim, generator.num_classes, generator.resolution) == (128, 24, 64)
@@ -123,11 +124,13 @@ def test_the_shipped_models_load_through_the_real_loaders_in_the_real_formats(sh
     assert size <= 25 * 2**20
 
 
-def test_the_shipped_clip_tells_shapes_and_colours_apart(shipped):
+def test_the_shipped_clips_tell_shapes_and_colours_apart(shipped):
+    from machine_imagination.models.clip import load_clip
     from machine_imagination.worlds.shapes_training import clip_zero_shot
 
-    accuracy = clip_zero_shot(shipped[1], count=240, seed=31)
-    assert accuracy["shape"] >= 0.99 and accuracy["colour"] >= 0.99
+    for clip in (shipped[1], load_clip(str(SHIPPED / "clip-judge"), None)):
+        accuracy = clip_zero_shot(clip, count=240, seed=31)
+        assert accuracy["shape"] >= 0.99 and accuracy["colour"] >= 0.99
 
 
 def test_the_shipped_generator_draws_what_its_inputs_say(shipped):
@@ -199,18 +202,25 @@ def test_retraining_is_deterministic_and_depends_on_the_seed(tmp_path, capsys):
     from machine_imagination.cli import main
     from machine_imagination.worlds.shapes_training import TrainingPlan, compare_models, train_models
 
-    train_models(tmp_path / "a", TrainingPlan(generator_steps=3, clip_steps=2, threads=2), log=lambda m: None)
-    train_models(tmp_path / "c", TrainingPlan(generator_steps=3, clip_steps=2, threads=2, seed=1), log=lambda m: None)
+    steps = {"generator_steps": 3, "clip_steps": 2, "judge_steps": 2, "threads": 2}
+    train_models(tmp_path / "a", TrainingPlan(**steps), log=lambda m: None)
+    train_models(tmp_path / "c", TrainingPlan(**steps, seed=1), log=lambda m: None)
     # the command-line retraining, checked against the first
     assert main(["shapes", "train", "--out", str(tmp_path / "b"), "--generator-steps", "3", "--clip-steps", "2",
-                 "--threads", "2", "--compare", str(tmp_path / "a")]) == 0
+                 "--judge-steps", "2", "--threads", "2", "--compare", str(tmp_path / "a")]) == 0
     assert f"byte-identical to {tmp_path / 'a'}" in capsys.readouterr().out
     assert compare_models(tmp_path / "a", tmp_path / "b") == []
     assert main(["shapes", "evaluate", "--models", str(tmp_path / "nowhere")]) == 2
     assert "biggan-shapes/pytorch_model.bin" in compare_models(tmp_path / "a", tmp_path / "c")
     assert "clip-shapes/open_clip_pytorch_model.bin" in compare_models(tmp_path / "a", tmp_path / "c")
+    assert "clip-judge/open_clip_pytorch_model.bin" not in compare_models(tmp_path / "a", tmp_path / "c")
+    # the judge CLIP is the guiding CLIP's model from its own seed (its errors are not the guide's)
+    assert (tmp_path / "a" / "clip-judge" / "open_clip_pytorch_model.bin").read_bytes() != \
+        (tmp_path / "a" / "clip-shapes" / "open_clip_pytorch_model.bin").read_bytes()
     assert "3 steps, seed 0, 2 threads" in (tmp_path / "a" / "biggan-shapes" / "training.log").read_text()
-    assert json.loads((tmp_path / "a" / "evaluation.json").read_text())["judge_on_renders"]["images"] == 1000
+    assert "2 steps, seed 3, 2 threads" in (tmp_path / "a" / "clip-judge" / "training.log").read_text()
+    evaluation = json.loads((tmp_path / "a" / "evaluation.json").read_text())
+    assert evaluation["judge_on_renders"]["images"] == 1000 and evaluation["judge_clip_zero_shot"]["renders"] == 480
 
 
 def _image(generator, noise, logits):

@@ -320,7 +320,7 @@ def cmd_shapes_train(args) -> int:
     from .worlds.shapes_training import TrainingPlan, compare_models, train_models
 
     plan = TrainingPlan(seed=args.seed, threads=args.threads, generator_steps=args.generator_steps,
-                        clip_steps=args.clip_steps)
+                        clip_steps=args.clip_steps, judge_seed=args.judge_seed, judge_steps=args.judge_steps)
     result = train_models(args.out, plan, log=lambda message: print(message, file=sys.stderr))
     print(json.dumps(result, indent=1))
     if args.compare:
@@ -339,8 +339,9 @@ def cmd_shapes_evaluate(args) -> int:
     for name in ("biggan-shapes", "clip-shapes"):
         if not (root / name).is_dir():
             raise CommandError(f"{root / name} does not exist: --models names a directory holding "
-                               "biggan-shapes/ and clip-shapes/")
-    print(json.dumps(evaluate_models(root / "biggan-shapes", root / "clip-shapes"), indent=1))
+                               "biggan-shapes/ and clip-shapes/ (and clip-judge/)")
+    judge = root / "clip-judge" if (root / "clip-judge").is_dir() else None
+    print(json.dumps(evaluate_models(root / "biggan-shapes", root / "clip-shapes", judge_dir=judge), indent=1))
     return 0
 
 
@@ -410,19 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     world = commands.add_parser("shapes", help=f"the shapes world's models (trained here, shipped in {SHAPES_MODELS})")
     world_commands = world.add_subparsers(dest="shapes_command", required=True, metavar="ACTION")
-    train = world_commands.add_parser("train", help="retrain both models from a fixed seed (byte-identical "
-                                                    "for the same seed, steps and threads)")
-    train.add_argument("--out", default=SHAPES_RETRAINED, help="directory for biggan-shapes/ and clip-shapes/")
+    train = world_commands.add_parser("train", help="retrain the three models from fixed seeds (byte-identical "
+                                                    "for the same seeds, steps and threads)")
+    train.add_argument("--out", default=SHAPES_RETRAINED,
+                       help="directory for biggan-shapes/, clip-shapes/ and clip-judge/")
     train.add_argument("--compare", metavar="DIR", help=f"then check that every file is byte-identical to the "
                                                          f"models in DIR (e.g. {SHAPES_MODELS}); exit 1 if not")
     train.add_argument("--generator-steps", type=int, default=SHAPES_TRAINING.generator_steps)
     train.add_argument("--clip-steps", type=int, default=SHAPES_TRAINING.clip_steps)
-    train.add_argument("--seed", type=int, default=SHAPES_TRAINING.seed)
+    train.add_argument("--seed", type=int, default=SHAPES_TRAINING.seed, help="the generator's and the guiding CLIP's")
+    train.add_argument("--judge-steps", type=int, default=SHAPES_TRAINING.judge_steps)
+    train.add_argument("--judge-seed", type=int, default=SHAPES_TRAINING.judge_seed,
+                       help="the judge CLIP's (another seed than --seed, so that it errs apart)")
     train.add_argument("--threads", type=int, default=SHAPES_TRAINING.threads,
                        help="torch threads (the result depends on it)")
     train.set_defaults(run=cmd_shapes_train)
     evaluate = world_commands.add_parser("evaluate", help="CLIP zero-shot and judge accuracy of the models")
-    evaluate.add_argument("--models", default=SHAPES_MODELS, help="directory holding biggan-shapes/ and clip-shapes/")
+    evaluate.add_argument("--models", default=SHAPES_MODELS,
+                          help="directory holding biggan-shapes/ and clip-shapes/ (and clip-judge/)")
     evaluate.set_defaults(run=cmd_shapes_evaluate)
 
     verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")

@@ -30,14 +30,16 @@ rule make_tiny_models:
         "../scripts/make_tiny_models.py"
 
 
-# The shapes world's models (config/demo.yaml), retrained from a fixed seed, thread count and step
-# counts: `snakemake --cores 2 train_shapes_models --configfile config/demo.yaml` writes them under
+# The shapes world's models (config/demo.yaml: the generator, the guiding CLIP and the judge CLIP),
+# retrained from fixed seeds, thread count and step counts:
+# `snakemake --cores 2 train_shapes_models --configfile config/demo.yaml` writes them under
 # resources/ and its log says whether every file is byte-identical to the shipped ones in models/shapes.
 # Not part of any film: the shipped checkpoints are what the demo uses.
 rule train_shapes_models:
     output:
         generator=multiext(f"{SHAPES_RETRAINED}/biggan-shapes/", *SHAPES_GENERATOR_FILES),
         clip=multiext(f"{SHAPES_RETRAINED}/clip-shapes/", *SHAPES_CLIP_FILES),
+        judge=multiext(f"{SHAPES_RETRAINED}/clip-judge/", *SHAPES_CLIP_FILES),
         evaluation=f"{SHAPES_RETRAINED}/evaluation.json",
     log:
         "logs/train_shapes_models.log",
@@ -47,7 +49,7 @@ rule train_shapes_models:
         shipped=SHAPES_MODELS,
     threads: SHAPES_TRAINING.threads
     resources:
-        runtime=60,
+        runtime=120,
         mem_mb=4000,
     conda:
         "../../environment.yml"
