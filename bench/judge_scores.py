@@ -49,13 +49,13 @@ from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  
 KINDS = ("similarity", "views", "contrast", "contrast_views")
 
 
-def image_scores(clip, image, index: int, texts, seed: int, views: int) -> dict:
-    """Every kind of score of one image (uint8 [S, S, 3]) for prompt `index` of `texts`, with `clip`."""
+def image_scores(clip, image, index: int, text, seed: int, views: int) -> dict:
+    """Every kind of score of one image (uint8 [S, S, 3]) for prompt `index` of the prompts whose
+    embeddings by `clip` are `text` [prompts, D]."""
     import torch
 
     tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
     with torch.inference_mode():
-        text = clip.encode_text(texts)
         scale = float(clip.model.logit_scale.exp())
         whole = clip.encode_images(tensor) @ text.T  # [1, prompts]
         views_of = jittered_views(tensor, views, torch.Generator().manual_seed(seed))  # as the pipeline's judge
@@ -92,13 +92,16 @@ def search(prompts, generator, clip, seed: int, count: int, log) -> tuple[list, 
 
 def score(rows, images, clips: dict, views: int) -> None:
     """Add every kind of score of every candidate, for each named CLIP ('' = the guiding one), to `rows`."""
-    texts = [row["prompt"] for row in rows]
+    import torch
+
+    with torch.inference_mode():  # every prompt's embedding, once per CLIP
+        texts = {name: clip.encode_text([row["prompt"] for row in rows]) for name, clip in clips.items()}
     for i, row in enumerate(rows):
         for k, candidate in enumerate(row["candidates"]):
             for name, clip in clips.items():
                 prefix = f"{name}_" if name else ""
                 candidate.update({prefix + kind: value for kind, value in
-                                  image_scores(clip, images[i, k], i, texts, candidate["seed"], views).items()})
+                                  image_scores(clip, images[i, k], i, texts[name], candidate["seed"], views).items()})
         judges = [name for name in clips if name]
         for candidate in row["candidates"]:
             if judges:
@@ -130,10 +133,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=str(ROOT / "bench/results/judge_scores.json"))
     args = parser.parse_args(argv)
     out, images_file = Path(args.out), Path(args.out).with_suffix(".npz")
+    judges = dict(spec.split("=", 1) for spec in args.judge)  # name -> CLIP directory
     with deterministic(args.threads):
         clip = load_clip(str(ROOT / CLIP_DIR), None, "cpu")
-        clips = {"": clip, **{name: load_clip(path, None, "cpu") for name, path in
-                              (spec.split("=", 1) for spec in args.judge)}}
+        clips = {"": clip, **{name: load_clip(path, None, "cpu") for name, path in judges.items()}}
         # 1. the candidates: searched, or an earlier run's
         if args.rescore:
             report = json.loads(out.read_text())
@@ -145,7 +148,7 @@ def main(argv=None) -> dict:
             report = {"setting": DEMO, "seed": args.seed, "views": args.views, "judges": {}}
         # 2. their scores, and what each score picks
         score(rows, images, clips, args.views)
-    report["judges"].update({name: path for name, path in (spec.split("=", 1) for spec in args.judge)})
+    report["judges"].update(judges)
     report.update(prompts=len(rows), picked=summarise(rows), results=rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")

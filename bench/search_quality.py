@@ -3,6 +3,7 @@
     python bench/search_quality.py                        # every setting, 48 held-out prompts
     python bench/search_quality.py --settings sampled-cma-es --prompts 12
     python bench/search_quality.py --candidates 8          # the demo setting, K = 1, 2, 4, 8 candidates
+    python bench/search_quality.py --candidates 8 --judge models/shapes/clip-judge   # … judged as the demo
 
 The shipped shapes models (models/shapes, trained here) are searched with the project's real
 `search_prompt` for each held-out prompt (`shapes.benchmark_prompts`: never a training caption) and
@@ -252,6 +253,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--grid", default=None, help="grid image path (default: next to --out)")
     parser.add_argument("--judge", default=None, help="with --candidates: a second CLIP directory that judges "
                                                      "(as judge.model; default: the guiding CLIP on fresh crops)")
+    parser.add_argument("--judge-crops", type=int, default=BASE.judge_crops,
+                        help="with --candidates: the judge's views of each candidate (judge.crops)")
     parser.add_argument("--candidates", type=int, default=0,
                         help="K > 0: the demo setting with K candidates per prompt (default --out: "
                              "bench/results/candidates_quality.json)")
@@ -307,14 +310,15 @@ def main_candidates(args) -> dict:
         prompts = shapes.benchmark_prompts()[: args.prompts]
         judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
         rows = run_candidates(prompts, generator, clip, args.seed, args.candidates, print, judge_clip,
-                              precision=args.precision)
+                              precision=args.precision, judge_crops=args.judge_crops)
         batching = batched_populations(generator, clip, args.candidates)
     table = summarise_candidates(rows, args.candidates)
     report = {
         "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                     "torch": torch.__version__},
-        "precision": args.precision, "setting": DEMO, "settings": asdict(settings_for(DEMO)), "judge": args.judge,
+        "precision": args.precision, "setting": DEMO, "judge": args.judge,
+        "settings": asdict(replace(settings_for(DEMO), precision=args.precision, judge_crops=args.judge_crops)),
         "candidates": table, "batching": batching, "results": rows,
     }
     out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json")
