@@ -47,6 +47,27 @@ def test_the_pick_is_the_best_judge_score_never_the_loss():
         Candidates.among([scored(None, 1), scored(0.5, 1)])
 
 
+def test_the_candidates_sheet_captions_stay_under_their_own_image(tmp_path):
+    """Ten-digit seeds (what candidate_seed gives) and scores: no caption runs into the next column."""
+    from PIL import Image
+
+    from machine_imagination.report.candidates_sheet import CandidateRow, candidates_sheet
+
+    images = []
+    for k in range(3):
+        images.append(tmp_path / f"{k}.png")
+        Image.new("RGB", (64, 64), (40 * k, 90, 200)).save(images[-1])
+    choice = Candidates.among([scored(0.1 * k, loss=1, seed=4_000_000_000 + k) for k in range(3)])
+    candidates_sheet([CandidateRow(7, "A big green diamond on the left.", images, choice)], tmp_path / "sheet.png")
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("L"))
+    thumb, pad, frame = 160, 8, 4  # the sheet's defaults
+    captions = sheet[pad + thumb + 2 * frame:]
+    assert (captions < 128).any()  # the captions are there
+    for k in range(1, 3):  # the gap before column k, where a too-wide caption would cross
+        gap_end = pad + 2 * thumb + k * (thumb + pad + 2 * frame)
+        assert (captions[:, gap_end - pad:gap_end] == 255).all(), f"a caption crosses into column {k}"
+
+
 def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best_is_kept(tmp_path, tiny_models):
     from machine_imagination.search.job import search_job
 

@@ -32,7 +32,7 @@ def candidates_sheet(rows: list[CandidateRow], path, *, thumb: int = 160, font: 
     line = round(font_pixels * 1.25)
     label_width = 2 * thumb
     columns = max(len(row.images) for row in rows)
-    cell_height = thumb + 2 * line + 2 * pad
+    cell_height = thumb + 2 * frame + 3 * line + pad  # the image, then three caption lines
     width = pad + label_width + columns * (thumb + pad + 2 * frame) + pad
     sheet = Image.new("RGB", (width, pad + len(rows) * cell_height), "white")
     draw = ImageDraw.Draw(sheet)
@@ -50,7 +50,7 @@ def candidates_sheet(rows: list[CandidateRow], path, *, thumb: int = 160, font: 
             picture = Image.open(image).convert("RGB").resize((thumb, thumb), Image.LANCZOS)
             sheet.paste(picture, (x + frame, y + frame))
             caption = [f"{k}{' kept (' + row.choice.picked_by + ')' if kept else ''}",
-                       f"seed {row.choice.seeds[k]} · judge {row.choice.scores[k]:.3f}"]
+                       f"seed {row.choice.seeds[k]}", f"judge {row.choice.scores[k]:.3f}"]  # each fits under its image
             for n, text in enumerate(caption):
                 draw.text((x + frame, y + thumb + 2 * frame + 2 + n * line), text, font=small,
                           fill=KEPT if kept and n == 0 else (20, 20, 20))
