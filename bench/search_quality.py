@@ -52,7 +52,7 @@ from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  
 # classes; a random draw for Adam); "sampled" scores `init_samples` random draws of a noise vector and
 # one class first and starts from the best (FuseDream).
 BASE = SearchSettings(iterations=20, terminal_iterations=10, population=24, crops=8, generator_batch=64,
-                      clip_batch=256, judge_crops=8, learning_rate=0.05)
+                      clip_batch=256, judge_crops=16, learning_rate=0.05)
 # The demo's start (config/demo.yaml); without the class-entropy pull, which at the notebook's strength
 # (100 x 1e-4 of the term) lost 5 of 192 searches here over four seeds (docs/quality.md).
 SAMPLED = {"init_samples": 192, "initial_class": "random-class", "class_entropy": 0.0}
