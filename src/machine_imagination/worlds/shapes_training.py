@@ -33,7 +33,6 @@ SHAPES_MODELS = "models/shapes"  # the shipped checkpoints (committed)
 SHAPES_RETRAINED = "resources/shapes-models"  # where a retraining writes by default
 GENERATOR_DIR = f"{SHAPES_MODELS}/biggan-shapes"
 CLIP_DIR = f"{SHAPES_MODELS}/clip-shapes"
-JUDGE_DIR = f"{SHAPES_MODELS}/clip-judge"  # the demo's judge.model: a second CLIP, trained apart
 SHAPES_GENERATOR_FILES = ("config.json", "pytorch_model.bin", "class_names.txt", "training.log")
 SHAPES_CLIP_FILES = ("open_clip_config.json", "open_clip_pytorch_model.bin", "training.log")
 
