@@ -16,7 +16,7 @@
 # logs/ and benchmarks/ mirror results/.
 from snakemake.utils import min_version
 
-min_version("8.20")
+min_version("9.27")
 
 
 # A --configfile on the command line replaces the default project instead of merging into it

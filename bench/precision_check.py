@@ -88,8 +88,8 @@ def real_size_check(count: int, precisions: list[str], iterations: int, case: st
             result = search_prompt(prompt, seed=seed + k, generator=generator, clip=clip,
                                    settings=replace(settings, precision=precision))
             row[f"seconds_{precision}"] = time.perf_counter() - start
-            row[f"similarity_{precision}"] = judge(generator, clip, result, [(prompt, 1.0)], settings, seed + k)[
-                "judge_similarity"]  # scored in fp32 (settings.precision), fresh crops
+            row[f"similarity_{precision}"] = judge(generator, clip, result, [(prompt, 1.0)], settings, seed + k,
+                                                   crops=64)["judge_similarity"]  # in fp32, fresh crops
             log(f"real size, {precision}: {prompt!r}: judge similarity {row[f'similarity_{precision}']:.4f} "
                 f"({row[f'seconds_{precision}']:.1f} s)")
         rows.append(row)

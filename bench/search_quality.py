@@ -52,7 +52,8 @@ from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  
 # classes; a random draw for Adam); "sampled" scores `init_samples` random draws of a noise vector and
 # one class first and starts from the best (FuseDream).
 BASE = SearchSettings(iterations=20, terminal_iterations=10, population=24, crops=8, generator_batch=64,
-                      clip_batch=256, judge_crops=16, learning_rate=0.05)
+                      clip_batch=256, learning_rate=0.05)
+JUDGE_CROPS = 16  # the judge's views of each candidate (judge.crops), as the demo's
 # The demo's start (config/demo.yaml); without the class-entropy pull, which at the notebook's strength
 # (100 x 1e-4 of the term) lost 5 of 192 searches here over four seeds (docs/quality.md).
 SAMPLED = {"init_samples": 192, "initial_class": "random-class", "class_entropy": 0.0}
@@ -127,7 +128,8 @@ def summarise(rows) -> dict:
 DEMO = "sampled-cma-es"
 
 
-def run_candidates(prompts, generator, clip, seed: int, count: int, log, judge_clip=None, **overrides) -> list:
+def run_candidates(prompts, generator, clip, seed: int, count: int, log, judge_clip=None, judge_crops=JUDGE_CROPS,
+                   **overrides) -> list:
     """Each prompt searched `count` times with the demo setting, each candidate judged (held-out CLIP
     score, as the pipeline's pick: `judge_clip`'s when given, as judge.model) and read by the pixel judge."""
     import torch
@@ -140,7 +142,8 @@ def run_candidates(prompts, generator, clip, seed: int, count: int, log, judge_c
             k_seed = candidate_seed(seed + i, k)
             start = time.perf_counter()
             result = search_prompt(text, seed=k_seed, generator=generator, clip=clip, settings=settings)
-            scores = judge(generator, clip, result, [(text, 1.0)], settings, k_seed, judge_clip)
+            scores = judge(generator, clip, result, [(text, 1.0)], settings, k_seed, crops=judge_crops,
+                           judge_clip=judge_clip)
             elapsed = time.perf_counter() - start
             with torch.inference_mode():
                 noise, class_vector = torch.as_tensor(result.noise)[None], torch.as_tensor(result.class_vector)[None]
@@ -253,7 +256,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--grid", default=None, help="grid image path (default: next to --out)")
     parser.add_argument("--judge", default=None, help="with --candidates: a second CLIP directory that judges "
                                                      "(as judge.model; default: the guiding CLIP on fresh crops)")
-    parser.add_argument("--judge-crops", type=int, default=BASE.judge_crops,
+    parser.add_argument("--judge-crops", type=int, default=JUDGE_CROPS,
                         help="with --candidates: the judge's views of each candidate (judge.crops)")
     parser.add_argument("--candidates", type=int, default=0,
                         help="K > 0: the demo setting with K candidates per prompt (default --out: "
@@ -318,7 +321,7 @@ def main_candidates(args) -> dict:
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                     "torch": torch.__version__},
         "precision": args.precision, "setting": DEMO, "judge": args.judge,
-        "settings": asdict(replace(settings_for(DEMO), precision=args.precision, judge_crops=args.judge_crops)),
+        "settings": {**asdict(replace(settings_for(DEMO), precision=args.precision)), "judge_crops": args.judge_crops},
         "candidates": table, "batching": batching, "results": rows,
     }
     out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json")

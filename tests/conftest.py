@@ -93,3 +93,51 @@ def pins(path: Path, *, recording: bool = False) -> Path:
     itself (the kind the first pins were made on). A refactor leaves every kind's pins unchanged."""
     own = path.with_name(f"{path.stem}.{machine_kind()}{path.suffix}")
     return own if recording or own.is_file() else path
+
+
+SHAPES_TEXT = "".join(open(REPO / "texts" / "shapes-demo.txt").readlines()[:4])
+
+
+def shapes_config(**changes) -> dict:
+    """The demo's models (the shapes world) on its first four sentences with two candidates each, a job
+    per sentence and per segment, and as small a search and film as still exercise every stage."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    config["texts"], config["titles"] = {"shapes": "texts/shapes.txt"}, {}
+    config["search"].update(candidates=2, iterations=3, population=8, init_samples=16, sentences_per_job=1)
+    config["judge"]["crops"] = 4
+    config["film"].update(fps=6, steps=2, hold_min=0.5, hold_max=0.5, size=128, segments_per_job=1,
+                          preset="ultrafast", card_seconds=0.5)
+    for key, value in changes.items():
+        section, _, name = key.partition(".")
+        config[section][name] = value
+    return config
+
+
+def make_shapes_project(path: Path, config: dict | None = None) -> Path:
+    import yaml
+
+    (path / "texts").mkdir(parents=True, exist_ok=True)
+    (path / "texts" / "shapes.txt").write_text(SHAPES_TEXT)
+    (path / "models").symlink_to(REPO / "models")
+    (path / "config.yaml").write_text(yaml.safe_dump(config or shapes_config()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shapes_project(tmp_path_factory):
+    """A finished project of the shapes world with two candidates per sentence (see shapes_config), made
+    once per test session: tests that change it work on a copy (`copy_project`)."""
+    project = make_shapes_project(tmp_path_factory.mktemp("shapes-project"))
+    run = snakemake(project, "--configfile", "config.yaml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    return project
+
+
+def copy_project(project: Path, target: Path) -> Path:
+    """A copy of a finished project (its results, logs and Snakemake's records), to change and run again."""
+    import shutil
+
+    shutil.copytree(project, target, symlinks=True)
+    return target

@@ -69,7 +69,10 @@ def test_the_candidates_sheet_captions_stay_under_their_own_image(tmp_path):
 
 
 def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best_is_kept(tmp_path, tiny_models):
+    from dataclasses import replace
+
     from machine_imagination.search.job import search_job
+    from machine_imagination.search.judge import judge_block_job
 
     config = tiny_config(tiny_models)
     common = dict(text_name="t", index=1, sentence="A fox.", prompt_parts=[["a fox", 1]], seed=11,
@@ -83,10 +86,11 @@ def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best
         assert getattr(files[0], name).read_bytes() == getattr(single, name).read_bytes(), name
     assert [c.seed for c in found] == [candidate_seed(11, k) for k in range(3)]
     assert len({c.noise.tobytes() for c in found}) == 3
-    # Kept: the best judge score, with every candidate's scores recorded.
+    # Judged (by the judge job), then kept: the best judge score, with every candidate's scores recorded.
+    verdicts = judge_block_job(config, [[f.latents for f in files], [single.latents]], log=lambda message: None)
     kept = SearchFiles(tmp_path / "k.npz", tmp_path / "k.png", tmp_path / "k.tsv", tmp_path / "k-h.png")
     choice = keep_candidate(files, kept, log=lambda message: None)
-    scores = [c.search.judge2_similarity for c in found]  # a second CLIP (judge.model) judges
+    scores = [v.judge2_similarity for v in verdicts[0]]  # a second CLIP (judge.model) judges
     assert choice.kept == int(np.argmax(scores)) and choice.scores == tuple(scores)
     record = Latents.load(kept.latents)
     assert record.candidates == choice and record.seed == found[choice.kept].seed
@@ -97,8 +101,15 @@ def test_three_candidates_in_one_job_the_first_is_the_single_search_and_the_best
     keep_candidate(files, kept, pick=other, log=lambda message: None)
     assert Latents.load(kept.latents).candidates.picked_by == "overrides"
     assert kept.image.read_bytes() == files[other].image.read_bytes()
+    # One candidate is kept as it is, with its judge's scores and who judged.
     keep_candidate([single], kept, log=lambda message: None)
-    assert kept.latents.read_bytes() == single.latents.read_bytes()
+    alone = Latents.load(kept.latents)
+    assert alone.candidates is None and alone.search.judge2_similarity == verdicts[1][0].judge2_similarity
+    expected = replace(Latents.load(single.latents).with_scores(verdicts[1][0]), provenance=alone.provenance)
+    arrays = alone.to_arrays()
+    assert arrays.keys() == expected.to_arrays().keys()
+    assert all(np.array_equal(arrays[k], v) for k, v in expected.to_arrays().items())
+    assert kept.image.read_bytes() == single.image.read_bytes()
 
 
 def candidate_logs(output: str) -> list[str]:
@@ -159,62 +170,6 @@ def test_a_pick_in_the_overrides_table_is_checked_against_the_candidates(tmp_pat
     table.write_text("index\tcandidate\n1\t1\n")
     with pytest.raises(TextError, match=r"so a pick is 0 \(search.candidates is 1\)"):
         read_overrides(table, sentences=4)
-
-
-@pytest.mark.e2e
-def test_candidates_end_to_end_and_an_artists_pick_searches_nothing_again(tmp_path, snakemake_run):
-    import yaml
-    from PIL import Image
-
-    from test_workflow import make_project, small_config
-
-    project = make_project(tmp_path, small_config(**{"search.candidates": 3}))
-    run = snakemake_run(project, "--configfile", "config.yaml")
-    assert run.returncode == 0, run.stdout + run.stderr
-    out = project / "results" / "four"
-    # 1. every candidate kept; each sentence's latents and image are the best judge score's
-    for i in range(4):
-        names = sorted(p.name for p in (out / "candidates" / f"{i:04d}").iterdir())
-        assert names == sorted(f"{k}{suffix}" for k in range(3) for suffix in (".npz", ".png", ".tsv", "-history.png"))
-        kept = Latents.load(out / "latents" / f"{i:04d}.npz")
-        candidates = [Latents.load(out / "candidates" / f"{i:04d}" / f"{k}.npz") for k in range(3)]
-        scores = [c.search.judge_similarity for c in candidates]
-        assert kept.candidates.kept == int(np.argmax(scores)) and kept.candidates.picked_by == "judge"
-        assert kept.candidates.seeds == tuple(c.seed for c in candidates)
-        assert np.array_equal(kept.noise, candidates[kept.candidates.kept].noise)
-        image = (out / "images" / f"{i:04d}.png").read_bytes()
-        assert image == (out / "candidates" / f"{i:04d}" / f"{kept.candidates.kept}.png").read_bytes()
-    summary = [line.split("\t") for line in (out / "summary.tsv").read_text().splitlines()]
-    assert summary[0][-2:] == ["candidate", "picked_by"]
-    assert [row[-2:] for row in summary[1:]] == [
-        [str(Latents.load(out / "latents" / f"{i:04d}.npz").candidates.kept), "judge"] for i in range(4)]
-    sheet = Image.open(out / "candidates.png")
-    assert sheet.width > 3 * 160 and sheet.height > 4 * 160
-    manifest = __import__("json").loads((out / "manifest.json").read_text())
-    assert {"candidates.png", "candidates/0003/2.npz"} <= set(manifest["files"])
-    # 2. the artist picks another candidate for sentence 2: no search, only the segments that touch it
-    other = (Latents.load(out / "latents" / "0002.npz").candidates.kept + 1) % 3
-    stamps = {p.relative_to(out).as_posix(): p.stat().st_mtime_ns
-              for d in ("latents", "segments", "candidates/0002") for p in (out / d).iterdir()}
-    (project / "picks.tsv").write_text(f"index\tcandidate\n2\t{other}\n")
-    config = yaml.safe_load((project / "config.yaml").read_text())
-    config["overrides"] = {"four": "picks.tsv"}
-    (project / "config.yaml").write_text(yaml.safe_dump(config))
-    pick = snakemake_run(project, "--configfile", "config.yaml")
-    assert pick.returncode == 0, pick.stdout + pick.stderr
-    ran = pick.stdout + pick.stderr
-    assert "rule search_" not in ran and "rule keep_candidate:" in ran
-    changed = sorted(k for k, v in stamps.items() if (out / k).stat().st_mtime_ns != v)
-    assert changed == ["latents/0002.npz", "segments/0001.mp4", "segments/0002.mp4"]
-    picked = Latents.load(out / "latents" / "0002.npz")
-    assert (picked.candidates.kept, picked.candidates.picked_by) == (other, "overrides")
-    assert (out / "images" / "0002.png").read_bytes() == (out / "candidates" / "0002" / f"{other}.png").read_bytes()
-    # 3. a rerun of a sentence's search job is bit-identical (forced for sentence 1 alone, to save time)
-    candidate_bytes = {p.name: p.read_bytes() for p in (out / "candidates" / "0001").glob("*.npz")}
-    rerun = snakemake_run(project, "--configfile", "config.yaml", "--force", "results/four/candidates/0001/0.npz")
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert "rule search_0001:" in rerun.stdout + rerun.stderr
-    assert {p.name: p.read_bytes() for p in (out / "candidates" / "0001").glob("*.npz")} == candidate_bytes
 
 
 @pytest.mark.e2e

@@ -1,4 +1,5 @@
 """The `machine-imagination` command on the tiny offline models."""
+import json
 import subprocess
 import sys
 
@@ -71,7 +72,10 @@ def test_search_one_prompt(tmp_path, config):
     out = tmp_path / "s"
     assert main(["search", "a red fox", "--seed", "3", "--out", str(out), "--config", config,
                  "--iterations", "2"]) == 0
-    assert {p.name for p in out.iterdir()} == {"latents.npz", "image.png", "history.tsv", "history.png", "progress.mp4"}
+    assert {p.name for p in out.iterdir()} == {"latents.npz", "image.png", "history.tsv", "history.png", "progress.mp4",
+                                               "candidates"}
+    assert {p.name for p in (out / "candidates").iterdir()} == {  # the search as the pipeline's jobs leave it
+        f"0{suffix}" for suffix in (".npz", ".png", ".tsv", "-history.png", "-steps.npz", "-judge.json", ".mp4")}
     assert len(decode(out / "progress.mp4")[1]) == 2
     assert Latents.load(out / "latents.npz").sentence.prompt == "a red fox"
 
@@ -81,9 +85,9 @@ def test_search_with_candidates_keeps_the_best_judge_score_and_draws_the_sheet(t
     assert main(["search", "a red fox", "--seed", "3", "--out", str(out), "--config", config, "--iterations", "2",
                  "--candidates", "3", "--no-video"]) == 0
     assert {p.name for p in (out / "candidates").iterdir()} == {
-        f"{k}{suffix}" for k in range(3) for suffix in (".npz", ".png", ".tsv", "-history.png")}
+        f"{k}{suffix}" for k in range(3) for suffix in (".npz", ".png", ".tsv", "-history.png", "-steps.npz", "-judge.json")}
     kept = Latents.load(out / "latents.npz")
-    scores = [Latents.load(out / "candidates" / f"{k}.npz").search.judge_similarity for k in range(3)]
+    scores = [json.loads((out / "candidates" / f"{k}-judge.json").read_text())["judge_similarity"] for k in range(3)]
     assert kept.candidates.kept == int(np.argmax(scores)) and kept.candidates.scores == tuple(scores)
     assert kept.candidates.seeds[0] == 3
     assert (out / "image.png").read_bytes() == (out / "candidates" / f"{kept.candidates.kept}.png").read_bytes()

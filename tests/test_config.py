@@ -101,3 +101,52 @@ def test_every_key_appears_in_the_default_config():
 
     keys = [k for k in _schema_keys(load_schema()) if not k.startswith("texts.")]
     assert [k for k in keys if not has(default, k)] == []
+
+
+def _schema_defaults(schema, prefix=""):
+    for name, sub in schema.get("properties", {}).items():
+        if "default" in sub and "properties" not in sub:
+            yield f"{prefix}{name}", sub["default"]
+        yield from _schema_defaults(sub, f"{prefix}{name}.")
+
+
+def test_the_default_config_and_the_readme_repeat_the_schemas_defaults():
+    """The schema is the one source of every default; the files that repeat them for readers agree."""
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    readme = (REPO / "config" / "README.md").read_text()
+    cells = dict(re.findall(r"^\|\s*`([a-z0-9_.]+)`\s*\|\s*`([^`]*)`\s*\|", readme, flags=re.M))
+    wrong = []
+    for key, value in _schema_defaults(load_schema()):
+        found = default
+        for part in key.split("."):
+            found = found[part]
+        if found != value:
+            wrong.append(f"config/config.yaml {key}: {found!r}, the schema's default is {value!r}")
+        if key in cells:
+            text = cells[key]
+            written = text if isinstance(value, str) else yaml.safe_load(text)
+            if text == '""':
+                written = ""
+            if written != value:
+                wrong.append(f"config/README.md {key}: {text}, the schema's default is {value!r}")
+    assert not wrong, "\n".join(wrong)
+    assert len(cells) > 60  # the tables were read
+
+
+def test_the_typed_settings_take_their_defaults_from_the_schema():
+    from dataclasses import fields
+
+    from machine_imagination.film.captions import CaptionStyle
+    from machine_imagination.film.settings import FilmSettings
+    from machine_imagination.schema import defaults
+    from machine_imagination.search.judge import JudgeSettings
+    from machine_imagination.search.settings import ENGINE_EXTRA, SPEED_ONLY, SearchSettings
+
+    for typed, section in ((SearchSettings, ("search",)), (JudgeSettings, ("judge",)), (FilmSettings, ("film",)),
+                           (CaptionStyle, ("film", "caption"))):
+        schema = defaults(*section)
+        own = {f.name: f.default for f in fields(typed) if f.name in schema and f.name != "caption"}
+        assert own == {k: schema[k] for k in own}, typed
+    # every search key is either a setting of the engine, or said to change no result, or the job's
+    assert set(defaults("search")) == {f.name for f in fields(SearchSettings)} - {"truncation"} | set(
+        SPEED_ONLY) | set(ENGINE_EXTRA)

@@ -47,11 +47,17 @@ def latents_digests(path: Path) -> dict:
         for key in sorted(data.files):
             value = data[key]
             if key == "provenance":
-                provenance = json.loads(value.item())
-                provenance.pop("packages")
-                value = np.asarray(json.dumps(provenance, sort_keys=True))
+                value = np.asarray(json.dumps(without_packages(json.loads(value.item())), sort_keys=True))
             out[key] = array_digest(value)
     return out
+
+
+def without_packages(record):
+    """A provenance record without the package versions, wherever they are (they record the machine's
+    installation, not the result)."""
+    if isinstance(record, dict):
+        return {key: without_packages(value) for key, value in record.items() if key != "packages"}
+    return record
 
 
 def film_frame_digests(path: Path) -> list:

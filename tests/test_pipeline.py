@@ -19,33 +19,50 @@ def tiny_config(tiny_models, **search):
     })
 
 
-def test_search_job_writes_everything_a_search_leaves_behind(tmp_path, tiny_models):
+def test_search_judge_keep_and_progress_jobs_write_everything_a_search_leaves_behind(tmp_path, tiny_models):
+    from machine_imagination.search.candidates import keep_candidate
     from machine_imagination.search.job import search_job
+    from machine_imagination.search.judge import judge_block_job, judge_identity
+    from machine_imagination.search.progress import SentenceProgress, progress_block_job
 
+    quiet = lambda message: None  # noqa: E731
     config = tiny_config(tiny_models, optimizer="cma-es-terminal-adam", terminal_iterations=2,
                          initial_class="random-embeddings", progress_video=True, grayscale=True)
-    paths = {name: tmp_path / name for name in ("l.npz", "i.png", "h.tsv", "h.png", "p.mp4")}
+    files = SearchFiles.of_candidate(tmp_path / "candidates", 0, progress=True)
     record = search_job(config, text_name="t", index=2, sentence="A fox.", prompt_parts=[["a fox", 1], ["rain", -0.5]],
-                        seed=9, candidates=[SearchFiles(*paths.values())], search_overrides={"iterations": 2},
-                        log=lambda message: None)[0]
-    stored = Latents.load(paths["l.npz"])
-    with np.load(paths["l.npz"]) as plain:  # the file: an embedding was searched, not logits
+                        seed=9, candidates=[files], search_overrides={"iterations": 2}, log=quiet)[0]
+    # 1. the search: its latents, history and iterations; judged afterwards, by the judge job
+    stored = Latents.load(files.latents)
+    with np.load(files.latents) as plain:  # the file: an embedding was searched, not logits
         assert "class_embedding" in plain.files and "class_logits" not in plain.files
     assert stored.class_mode == "embedding" and stored.grayscale
     assert stored.sentence.prompt == "a fox:1 | rain:-0.5" and stored.search.optimizer == "cma-es-terminal-adam"
-    assert stored.provenance["overrides"] == {"iterations": 2}
-    assert -1 <= stored.search.judge_similarity <= 1 and -1 <= stored.search.judge2_similarity <= 1
-    history = read_history_tsv(paths["h.tsv"])
+    assert stored.provenance["overrides"] == {"iterations": 2} and stored.search.judge_similarity is None
+    history = read_history_tsv(files.history)
     assert [row["phase"] for row in history] == ["cma-es", "cma-es", "adam", "adam"]  # 2 overridden + 2 terminal
     for row in history:  # the loss, checked from the file: 100·(1 − similarity) + 100·Σ weight·term
         loss, similarity, regularisation = (float(row[k]) for k in ("loss_best", "similarity_best", "regularisation"))
         assert loss == pytest.approx(100 * (1 - similarity) + regularisation, abs=1e-3)
         assert regularisation == pytest.approx(100 * 1e-4 * float(row["class_entropy"]), rel=1e-4, abs=1e-7)
     assert len(stored.search.history["loss_best"]) == 4
-    meta, frames = decode(paths["p.mp4"])
+    with np.load(files.steps) as steps:  # each iteration's best latents, for the progress video
+        assert steps["noise"].shape == (4, 128) and steps["class_vector"].shape == (4, 128)
+    assert record.search.loss == stored.search.loss
+    # 2. the judge, then the keep job: the sentence's latents carry the judge's scores and who judged
+    [[verdict]] = judge_block_job(config, [[files.latents]], log=quiet)
+    kept = SearchFiles.of_sentence(tmp_path, 2, progress=True)
+    keep_candidate([files], kept, log=quiet)
+    judged = Latents.load(kept.latents)
+    assert -1 <= judged.search.judge_similarity <= 1 and -1 <= judged.search.judge2_similarity <= 1
+    assert judged.search.judge_similarity == verdict.judge_similarity
+    assert judged.provenance["judge"] == judge_identity(config) and judged.candidates is None
+    assert [judge_block_job(config, [[files.latents]], log=quiet)[0][0]] == [verdict]  # not judged again
+    # 3. the progress video, from the iterations the search kept
+    progress_block_job(config, [SentenceProgress(2, [files], kept)], log=quiet)
+    meta, frames = decode(kept.progress)
     assert len(frames) == 4 and meta["fps"] == 2  # the best candidate of every iteration
     assert np.abs(frames[..., 0].astype(int) - frames[..., 1]).max() < 8  # grey, up to H.264's rounding
-    assert record.search.loss == stored.search.loss
+    assert kept.progress.read_bytes() == files.progress.read_bytes()
 
 
 def test_search_job_story_start_and_film_of_embedding_latents(tmp_path, tiny_models):
@@ -102,7 +119,7 @@ def test_search_job_applies_the_speed_settings(tmp_path, tiny_models, monkeypatc
                candidates=[SearchFiles(tmp_path / "l.npz", tmp_path / "i.png", tmp_path / "h.tsv", tmp_path / "h.png")],
                log=lambda message: None)
     assert calls == [{"channels_last": True, "compiled": False}]
-    assert Latents.load(tmp_path / "l.npz").provenance["settings"]["search"]["channels_last"] is True
+    assert Latents.load(tmp_path / "l.npz").provenance["search"]["settings"]["channels_last"] is True
 
 
 def test_a_story_block_chains_its_sentences_as_jobs_of_one_sentence_do(tmp_path, tiny_models):
@@ -111,6 +128,7 @@ def test_a_story_block_chains_its_sentences_as_jobs_of_one_sentence_do(tmp_path,
     one-sentence jobs does."""
     from machine_imagination.search.candidates import keep_candidate
     from machine_imagination.search.job import SentenceSearch, search_block_job
+    from machine_imagination.search.judge import judge_block_job
 
     config = tiny_config(tiny_models, story=True, candidates=2)
     quiet = lambda message: None  # noqa: E731
@@ -129,6 +147,7 @@ def test_a_story_block_chains_its_sentences_as_jobs_of_one_sentence_do(tmp_path,
     previous = None
     for i, sentence in enumerate(alone):
         search_block_job(config, text_name="t", sentences=[sentence], previous_latents=previous, log=quiet)
+        judge_block_job(config, [[files.latents for files in sentence.candidates]], log=quiet)
         kept = SearchFiles(*(tmp_path / "alone" / f"kept{i}{suffix}" for suffix in (".npz", ".png", ".tsv", "h.png")))
         keep_candidate(sentence.candidates, kept, pick=sentence.pick, log=quiet)
         previous = kept.latents

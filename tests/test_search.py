@@ -5,7 +5,7 @@ import torch
 from machine_imagination.latents import Latents, softmax
 from machine_imagination.models.classes import INITIAL_CLASS_MODES, imagenet_classes, resolve_class
 from machine_imagination.search.augment import jittered_views, random_crop_boxes
-from machine_imagination.search.judge import judge
+from machine_imagination.search.judge import JudgeSettings, judge
 from machine_imagination.search.loop import search_prompt
 from machine_imagination.search.objective import Objective
 from machine_imagination.search.settings import OPTIMIZERS, SearchSettings
@@ -20,7 +20,8 @@ def test_settings_from_config_take_truncation_from_the_generator():
     config = validate_config({"texts": {"t": "t.txt"}, "generator": {"truncation": 0.4},
                               "search": {"population": 12}, "judge": {"crops": 9}})
     settings = SearchSettings.from_config(config)
-    assert (settings.population, settings.truncation, settings.crops, settings.judge_crops) == (12, 0.4, 64, 9)
+    assert (settings.population, settings.truncation, settings.crops) == (12, 0.4, 64)
+    assert JudgeSettings.from_config(config) == JudgeSettings(crops=9, model=None, pretrained=None)
     assert (settings.optimizer, settings.initial_class, settings.class_entropy) == ("cma-es", "random-mix", 1e-4)
     assert SearchSettings.from_config(config, {"iterations": 3}).iterations == 3
 
@@ -284,10 +285,10 @@ def test_story_start_from_logits_into_an_embedding_search_starts_at_their_class_
 def test_judge_uses_fresh_crops(generator, clip):
     result = search_prompt("a fox", seed=1, generator=generator, clip=clip,
                            settings=SearchSettings(iterations=2, population=4, crops=2))
-    scores = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(judge_crops=16), seed=1)
+    scores = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(), seed=1, crops=16)
     assert set(scores) == {"judge_similarity"} and -1 <= scores["judge_similarity"] <= 1
     assert scores["judge_similarity"] != pytest.approx(result.similarity, abs=1e-7)
-    two = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(judge_crops=16), seed=1, judge_clip=clip)
+    two = judge(generator, clip, result, [("a fox", 1.0)], SearchSettings(), seed=1, crops=16, judge_clip=clip)
     assert two["judge2_similarity"] == pytest.approx(two["judge_similarity"])
 
 

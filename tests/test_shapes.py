@@ -148,15 +148,15 @@ def test_the_judge_of_an_image_clip_sees_whole_is_not_the_searchs_own_score(ship
     from machine_imagination.search.settings import SearchSettings
 
     generator, clip = shipped
-    settings = SearchSettings(iterations=2, population=6, crops=8, judge_crops=8, init_samples=12,
+    settings = SearchSettings(iterations=2, population=6, crops=8, init_samples=12,
                               initial_class="random-class", class_entropy=0.0)
     prompt = "a big red circle on the left"
     result = search_prompt(prompt, seed=4, generator=generator, clip=clip, settings=settings)
-    scores = judge(generator, clip, result, [(prompt, 1.0)], settings, seed=4)["judge_similarity"]
+    scores = judge(generator, clip, result, [(prompt, 1.0)], settings, seed=4, crops=8)["judge_similarity"]
     assert scores != pytest.approx(result.similarity, abs=1e-4)
     assert abs(scores - result.similarity) < 0.1  # the same image, seen a little moved
-    assert judge(generator, clip, result, [(prompt, 1.0)], settings, seed=4)["judge_similarity"] == scores
-    assert judge(generator, clip, result, [(prompt, 1.0)], settings, seed=5)["judge_similarity"] != scores
+    assert judge(generator, clip, result, [(prompt, 1.0)], settings, seed=4, crops=8)["judge_similarity"] == scores
+    assert judge(generator, clip, result, [(prompt, 1.0)], settings, seed=5, crops=8)["judge_similarity"] != scores
 
 
 def test_the_search_finds_what_held_out_prompts_say_and_a_random_image_does_not(shipped):

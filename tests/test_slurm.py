@@ -39,7 +39,7 @@ def test_the_test_profile_differs_from_the_hcc_profile_only_in_names_and_polling
     differing = {k for k in real.keys() | test.keys() if real.get(k) != test.get(k)}
     assert {k for k in differing if not allowed.match(k)} == set()
     assert real["executor"] == test["executor"] == "slurm"
-    for rule in ("search_prompt", "render_segment"):
+    for rule in ("search", "judge", "progress", "render"):
         assert real[f"set-resources.{rule}.gres"] == "gpu:1"
         assert real[f"set-resources.{rule}.slurm_partition"] == "gpu"
         assert real[f"set-resources.{rule}.gpu"] == 0  # the plugin refuses gpu and gres together
@@ -137,33 +137,34 @@ def test_the_offline_pipeline_runs_through_sbatch(slurm_run):
     assert (workdir / "results" / "three" / "film.mp4").stat().st_size > 0
     assert sorted(p.name for p in (workdir / "results" / "three" / "latents").iterdir()) == [
         "0000.npz", "0001.npz", "0002.npz"]
-    assert len(ids) >= 4, out[-4000:]  # a search and a render job per block of two sentences
+    assert len(ids) >= 6, out[-4000:]  # a search, a judge and a render job per block of two sentences
 
 
-def test_search_and_render_jobs_asked_sacct_for_a_gpu(slurm_run):
+def test_search_judge_and_render_jobs_asked_sacct_for_a_gpu(slurm_run):
     _, out, ids = slurm_run
     jobs = sacct_jobs(ids)
     assert set(jobs) == set(ids), f"sacct lacks some submitted jobs: {sorted(set(ids) - set(jobs))}"
-    by_rule = {}
+    by_job = {}
     for job in jobs.values():
         rule = re.match(r"rule_(\w+?)_wildcards_|rule_(\w+)$", job["Comment"])
-        by_rule.setdefault(next(g for g in rule.groups() if g), []).append(job)
-    # One sbatch per block; each takes the profile's search_prompt / render_segment resources.
-    blocks = ["search_0000_0001", "search_0002", "render_0000_0001", "render_0002"]
-    assert {rule: len(by_rule.get(rule, [])) for rule in blocks} == dict.fromkeys(blocks, 1), by_rule.keys()
-    for rule, rule_jobs in by_rule.items():
-        for job in rule_jobs:
+        block = re.search(r"_(\d{4}(?:-\d{4})?)(?:_[0-9a-f]{16})?$", job["Comment"])  # render: its digest last
+        by_job.setdefault(f"{next(g for g in rule.groups() if g)}:{block.group(1) if block else ''}", []).append(job)
+    # One sbatch per block and stage rule; each takes the profile's set-resources for its rule by name.
+    blocks = [f"{rule}:{block}" for rule in ("search", "judge", "render") for block in ("0000-0001", "0002")]
+    assert {name: len(by_job.get(name, [])) for name in blocks} == dict.fromkeys(blocks, 1), sorted(by_job)
+    for name, named in by_job.items():
+        for job in named:
             assert job["State"] == "COMPLETED", job
-            if rule.startswith(("search_", "render_")):
+            if name.startswith(("search:", "judge:", "render:")):
                 assert job["Partition"] == "gpu", job
                 assert "gres/gpu=1" in job["ReqTRES"], job
                 assert job["Constraints"] == "tgpu", job
             else:  # any other rule that is not local runs on the CPU partition, without a GPU
                 assert job["Partition"] == "batch" and "gres/gpu" not in job["ReqTRES"], job
     # The time limit grows with the block: 60 minutes per sentence's search, 30 per segment.
-    for rule, limit in {"search_0000_0001": "02:00:00", "search_0002": "01:00:00", "render_0000_0001": "01:00:00"}.items():
-        assert by_rule[rule][0]["Timelimit"] == limit, by_rule[rule][0]
-    search = by_rule["search_0002"][0]
+    for name, limit in {"search:0000-0001": "02:00:00", "search:0002": "01:00:00", "render:0000-0001": "01:00:00"}.items():
+        assert by_job[name][0]["Timelimit"] == limit, by_job[name][0]
+    search = by_job["search:0002"][0]
     assert "cpu=4" in search["ReqTRES"] and "mem=16000M" in search["ReqTRES"]
 
 

@@ -1,5 +1,7 @@
 """End to end: Snakemake on the tiny offline models over a 4-sentence text, and bad input."""
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +84,12 @@ def test_outputs_are_named_by_index_and_record_what_made_them(project):
         assert record.sentence.sentence == SENTENCES[i] and record.sentence.prompt == row["prompt"]
         assert record.seed == int(row["seed"]) and record.sentence.index == i
         assert record.generator == "resources/tiny-models/biggan-tiny"
-        assert record.provenance["settings"]["search"]["population"] == 4
-        assert record.provenance["packages"]["torch"]
+        assert record.provenance["search"]["settings"]["population"] == 4
+        assert record.provenance["search"]["packages"]["torch"] and record.provenance["judge"]["crops"] == 8
         assert len(record.search.history["loss_best"]) == 3
-    for name in ("make_tiny_models.log", "four/split_text.log", "four/search/0000.log", "four/segments/0003.log"):
-        assert (project / "logs" / name).is_file()
+    for name in ("make_tiny_models.log", "four/split_text.log", "four/search/0000.log", "four/judge/0001.log",
+                 "four/keep/0002.log", "four/render/0003.*.log"):
+        assert list((project / "logs").glob(name)), name
     assert (project / "benchmarks" / "four" / "search" / "0002.tsv").is_file()
     from machine_imagination.search.history import read_history_tsv
 
@@ -246,38 +249,48 @@ def test_rerun_is_bit_identical_and_an_edit_reruns_only_what_it_touches(project,
     assert Latents.load(out / "latents" / "0003.npz").seed == 12345
 
     # Every search run again gives the same bytes (the searches alone, forced: nothing downstream).
+    # A latents file removed (else the job keeps them: the same search's files) stops the next run before
+    # any job, naming it; `machine-imagination repair` removes the receipts that list them.
     before = searched_bytes(out)
-    rerun = snakemake_run(project, *[f"results/four/candidates/{i:04d}/0.npz" for i in range(4)], "--force",
+    for latents in (out / "candidates").glob("*/0.npz"):
+        latents.unlink()
+    stopped = snakemake_run(project, "--configfile", "config.yaml", "-n")
+    said = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0 and "candidates/0002/0.npz (listed by receipts/search/0002.json): missing" in said
+    assert "machine-imagination repair results/four" in said and "Traceback" not in said, said
+    repair = subprocess.run([sys.executable, "-m", "machine_imagination.cli", "repair", str(out)], capture_output=True,
+                            text=True)
+    assert repair.returncode == 0 and "4 job(s) to run again" in repair.stdout, repair.stdout + repair.stderr
+    rerun = snakemake_run(project, *[f"results/four/receipts/search/{i:04d}.json" for i in range(4)],
                           "--configfile", "config.yaml")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert len(re.findall(r"rule search_\d{4}:", rerun.stdout + rerun.stderr)) == 4
+    assert len(re.findall(r"rule search:", rerun.stdout + rerun.stderr)) == 4
     assert len(before) == 8 and searched_bytes(out) == before
 
 
 def dag_graph(run_output: str) -> tuple[dict, set]:
-    """The nodes (id -> 'rule:index'; Snakemake labels some jobs without their wildcards; a search job's
-    rule names its sentences) and the edges (id -> id) of `snakemake --dag` output."""
+    """The nodes (id -> 'rule:block') and the edges (id -> id) of `snakemake --dag` output."""
     labels = {}
     for node, label in re.findall(r'^\s*(\d+)\[label = "([^"]*)"', run_output, flags=re.M):
         parts = label.split("\\n")
-        index = next((p.split(": ")[1] for p in parts if p.startswith("index: ")), "")
-        labels[node] = f"{parts[0]}:{index}"
+        block = next((p.split(": ")[1] for p in parts if p.startswith("block: ")), "")
+        labels[node] = f"{parts[0]}:{block}"
     return labels, set(re.findall(r"^\s*(\d+) -> (\d+)", run_output, flags=re.M))
 
 
 def test_story_option_chains_the_searches_in_the_dag(tmp_path, snakemake_run):
-    # Sentence i+1's search starts from sentence i's kept candidate: search i -> keep i -> search i+1.
+    # Sentence i+1's search starts from sentence i's kept candidate: search i -> judge i -> keep i -> search i+1.
     for story in (False, True):
         project = make_project(tmp_path / str(story), small_config(**{"search.story": story}))
         run = snakemake_run(project, "--configfile", "config.yaml", "--dag")
         assert run.returncode == 0, run.stderr
-        nodes, edges = dag_graph(run.stdout)
-        searches = {node: label for node, label in nodes.items() if label.startswith("search_")}
-        keeps = {searches[a]: b for a, b in edges if a in searches and nodes[b].startswith("keep_candidate:")}
-        assert sorted(keeps) == [f"search_{i:04d}:" for i in range(4)]
-        chained = {(search, searches[b]) for search, keep in keeps.items() for a, b in edges
-                   if a == keep and b in searches}
-        expected = {(f"search_{i:04d}:", f"search_{i + 1:04d}:") for i in range(3)}
+        nodes, edges = dag_graph(run.stdout)  # (Snakemake leaves some jobs' wildcards out of their labels)
+        searches = {node: label for node, label in nodes.items() if label.startswith("search:")}
+        assert sorted(searches.values()) == [f"search:{i:04d}" for i in range(4)]
+        after = {a: {b for x, b in edges if x == a} for a in nodes}
+        chained = {(searches[a], searches[d]) for a in searches for b in after[a] if nodes[b].startswith("judge:")
+                   for c in after[b] if nodes[c].startswith("keep:") for d in after[c] if d in searches}
+        expected = {(f"search:{i:04d}", f"search:{i + 1:04d}") for i in range(3)}
         assert chained == (expected if story else set())
 
 
@@ -344,5 +357,4 @@ def test_windows_line_endings_give_the_same_jobs(tmp_path, snakemake_run):
         run = snakemake_run(project, "--configfile", "config.yaml", "--dry-run", "--quiet", "rules")
         assert run.returncode == 0, run.stdout + run.stderr
         plans.append(dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout + run.stderr, re.MULTILINE)))
-    searches = {rule: count for rule, count in plans[0].items() if rule.startswith("search_")}
-    assert plans[0] == plans[1] and searches == {f"search_{i:04d}": "1" for i in range(4)}
+    assert plans[0] == plans[1] and plans[0]["search"] == plans[0]["render"] == "4"

@@ -7,6 +7,7 @@ the pipeline uses.
   walk         stored latents (.npz, or the notebook's _noise.txt/_class.txt) -> a video
   models fetch the pipeline's weight fetching, for offline compute nodes
   verify       re-check a results tree against its manifest.json
+  repair       set aside files of a results tree that are missing or damaged, to be made again
   status       how far a text's run has come, and about how long the rest takes
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .schema import defaults
 from .worlds.shapes_training import SHAPES_MODELS, SHAPES_RETRAINED, SHAPES_TRAINING
 
 
@@ -179,9 +181,12 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_search(args) -> int:
+    from .latents import Latents
     from .report.candidates_sheet import CandidateRow, candidates_sheet
     from .search.candidates import SearchFiles, keep_candidate
     from .search.job import search_job
+    from .search.judge import judge_block_job
+    from .search.progress import SentenceProgress, progress_block_job
     from .text import fill_prompt
 
     config = load_settings(args)
@@ -193,24 +198,24 @@ def cmd_search(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     parts = fill_prompt(config["text"]["template"], args.prompt, config["text"]["style"])
-    # 1. the search: one candidate is written as the result itself, several under candidates/
-    kept = SearchFiles(out / "latents.npz", out / "image.png", out / "history.tsv", out / "history.png",
-                       None if args.no_video else out / "progress.mp4")
-    count = config["search"]["candidates"]
-    files = [kept] if count == 1 else [SearchFiles.of_candidate(out / "candidates", k, progress=not args.no_video)
-                                       for k in range(count)]
+    video, threads, count = not args.no_video, config["search"]["threads"], config["search"]["candidates"]
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    found = search_job(config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
-                       candidates=files, checkpoint_path=out / "checkpoint.pkl",
-                       threads=config["search"]["threads"], log=say)
-    # 2. with several: the best judge score kept as the result, and the sheet of them all
+    # 1. the searches, as the pipeline's jobs make them: each candidate under candidates/, then judged
+    files = [SearchFiles.of_candidate(out / "candidates", k, progress=video) for k in range(count)]
+    search_job(config, text_name="cli", index=0, sentence=args.prompt, prompt_parts=parts, seed=args.seed,
+               candidates=files, checkpoint_path=out / "checkpoint.pkl", threads=threads, log=say)
+    judge_block_job(config, [[f.latents for f in files]], threads=threads, log=say)
+    # 2. the best judge score kept as the result (with its progress video), and the sheet of several
+    kept = SearchFiles(out / "latents.npz", out / "image.png", out / "history.tsv", out / "history.png",
+                       progress=out / "progress.mp4" if video else None)
+    choice = keep_candidate(files, kept, log=say)
+    if video:
+        progress_block_job(config, [SentenceProgress(0, files, kept)], threads=threads, log=say)
     if count > 1:
-        choice = keep_candidate(files, kept, log=say)
         candidates_sheet([CandidateRow(0, args.prompt, [f.image for f in files], choice)], out / "candidates.png",
                          font=config["film"]["caption"]["font"])
-        found = [found[choice.kept]]
         print(f"kept candidate {choice.kept} of {count} -> {out}/candidates.png")
-    latents = found[0]
+    latents = Latents.load(kept.latents)
     print(f"similarity {latents.search.similarity:.4f} (judge {latents.search.judge_similarity:.4f}) "
           f"-> {out}/image.png")
     return 0
@@ -306,6 +311,21 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_repair(args) -> int:
+    """Set aside what earlier jobs made and is now missing or damaged, so that the next run makes it
+    again: each damaged file renamed to <name>.damaged, each receipt that lists such a file removed."""
+    from .receipts import repair
+
+    for root in args.results:
+        if not (Path(root) / "receipts").is_dir():
+            raise CommandError(f"'{root}' holds no receipts/: give a results/<text> directory of a run")
+        done = repair(root)
+        print(f"{root}: " + ("nothing to repair" if not done else f"{len(done)} job(s) to run again"))
+        for message in done:
+            print(f"  {message}")
+    return 0
+
+
 def cmd_status(args) -> int:
     from .status import text_status
 
@@ -390,9 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     walk = commands.add_parser("walk", help="stored latents -> a latent-walk video")
     walk.add_argument("latents", nargs="+", help=".npz files, or the notebook's *_noise.txt (with *_class.txt)")
-    walk.add_argument("--hold", type=int, default=30, help="frames each image holds (notebook: 30)")
-    walk.add_argument("--steps", type=int, default=90, help="transition frames (notebook: 90)")
-    walk.add_argument("--fps", type=int, default=30)
+    film = defaults("film")  # the pipeline's (the notebook's)
+    walk.add_argument("--hold", type=int, default=film["hold"], help=f"frames each image holds ({film['hold']})")
+    walk.add_argument("--steps", type=int, default=film["steps"], help=f"transition frames ({film['steps']})")
+    walk.add_argument("--fps", type=int, default=film["fps"])
     walk.add_argument("--truncation", type=float, help="override the stored truncation (notebook: 1.0)")
     walk.add_argument("--no-loop", dest="loop", action="store_false", help="do not walk back to the first image")
     walk.add_argument("--caption", action="append", help="a caption per latents file, in order")
@@ -434,6 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")
     verify.add_argument("results", nargs="+", help="a results/<text> directory (holding manifest.json)")
     verify.set_defaults(run=cmd_verify)
+
+    repair = commands.add_parser("repair", help="set aside a results tree's missing or damaged files, to be made "
+                                                "again by the next run")
+    repair.add_argument("results", nargs="+", help="a results/<text> directory")
+    repair.set_defaults(run=cmd_repair)
 
     status = commands.add_parser("status", help="how far a text's run has come, and about how long the rest takes")
     status.add_argument("results", nargs="+", help="a results/<text> directory (of a run going on or done)")

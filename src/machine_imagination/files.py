@@ -4,6 +4,7 @@ versions that made them."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -42,15 +43,26 @@ class AtomicFile:
         self.discard() if kind else self.commit()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes, if_changed: bool = False) -> None:
+    """`data` written to `path` atomically; with `if_changed`, a file that holds them already is left
+    as it is (its time too, so that what depends on it is not thought out of date)."""
+    if if_changed and same_bytes(path, data):
+        return
     with AtomicFile(path) as tmp:
         tmp.write_bytes(data)
 
 
-def atomic_copy(source: str | Path, target: str | Path) -> None:
-    """A file's bytes copied to `target`, atomically."""
+def same_bytes(path: str | Path, data: bytes) -> bool:
+    path = Path(path)
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+
+
+def atomic_copy(source: str | Path, target: str | Path, if_changed: bool = False) -> None:
+    """A file's bytes copied to `target`, atomically (with `if_changed`: not over the same bytes)."""
     import shutil
 
+    if if_changed and Path(target).is_file() and sha256_file(source) == sha256_file(target):
+        return
     with AtomicFile(target) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
         shutil.copyfileobj(src, dst)
 
@@ -82,16 +94,27 @@ def write_png(path: str | Path, image_hwc) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def package_versions(names=PACKAGES) -> dict:
+def digest(value) -> str:
+    """A short SHA-256 of a JSON-able value (an identity: what determines an output), keys sorted."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def _versions(names: tuple) -> tuple:
     from importlib.metadata import PackageNotFoundError, version
 
-    versions = {}
+    found = []
     for name in names:
         try:
-            versions[name] = version(name)
+            found.append((name, version(name)))
         except PackageNotFoundError:
-            versions[name] = None
-    return versions
+            found.append((name, None))
+    return tuple(found)
+
+
+def package_versions(names=PACKAGES) -> dict:
+    """name -> installed version (None: not installed), looked up once per process."""
+    return dict(_versions(tuple(names)))
 
 
 @contextlib.contextmanager

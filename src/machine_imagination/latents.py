@@ -94,7 +94,7 @@ class Candidates:
         elif len(records) == 1:
             kept, picked_by = 0, "judge"
         elif any(score is None for score in scores):
-            raise ValueError("a candidate has no judge score (search.judge_crops): cannot pick the best")
+            raise ValueError("a candidate has no judge score (the judge job scores each): cannot pick the best")
         else:
             kept, picked_by = int(np.argmax(scores)), "judge"
         return cls(kept=kept, picked_by=picked_by, seeds=tuple(int(r.seed) for r in records),
@@ -129,8 +129,8 @@ class Latents:
 
     # -- on disk
 
-    def save(self, path: str | Path) -> None:
-        save_arrays(path, self.to_arrays())
+    def save(self, path: str | Path, if_changed: bool = False) -> None:
+        save_arrays(path, self.to_arrays(), if_changed)
 
     @classmethod
     def load(cls, path: str | Path) -> "Latents":
@@ -220,6 +220,19 @@ class Latents:
     def with_truncation(self, truncation: float) -> "Latents":
         return replace(self, truncation=float(truncation))
 
+    def with_scores(self, verdict) -> "Latents":
+        """These latents with a judge's scores (a search.judge.Verdict) as their search's judge scores."""
+        return replace(self, search=replace(self.search, judge_similarity=verdict.judge_similarity,
+                                            judge2_similarity=verdict.judge2_similarity))
+
+
+def set_aside(path, error) -> str:
+    """A damaged file renamed to `<name>.damaged` (kept, never read again, not an output), and the
+    message that says so."""
+    path = Path(path)
+    path.replace(path.with_name(path.name + ".damaged"))
+    return f"{error}; set aside as '{path.name}.damaged' to be made again"
+
 
 def set_aside_damaged(paths) -> list[str]:
     """Latents files that cannot be read (truncated or garbled: a disk that filled up, a copy cut short)
@@ -230,12 +243,11 @@ def set_aside_damaged(paths) -> list[str]:
         try:
             Latents.load(path)
         except LatentsError as err:
-            path.replace(path.with_name(path.name + ".damaged"))
-            messages.append(f"{err}; set aside as '{path.name}.damaged' to be made again")
+            messages.append(set_aside(path, err))
     return messages
 
 
-def save_arrays(path: str | Path, arrays: dict) -> None:
+def save_arrays(path: str | Path, arrays: dict, if_changed: bool = False) -> None:
     """Like np.savez (compressed), but with fixed zip timestamps and members in sorted order (the same
     content gives the same bytes), never pickled, and written atomically."""
     buffer = io.BytesIO()
@@ -246,7 +258,7 @@ def save_arrays(path: str | Path, arrays: dict) -> None:
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, member.getvalue())
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), if_changed)
 
 
 # --------------------------------------------------------------------------- the workshop notebook's files

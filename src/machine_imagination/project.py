@@ -15,20 +15,14 @@ from .models.classes import check_initial_class
 from .models.clip import check_clip_spec
 from .models.fetch import Fetch, Named, cache_root, cached_config, named_models, weights_plan
 from .models.generator import check_generator_spec, generator_class_names
+from .schema import SCHEMA_PATH, load_schema  # noqa: F401 (load_schema: the tests' and the CLI's)
 from .text import Prompt, TextError, check_template, make_prompts
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
-
 
 MIN_FRAME, MAX_FRAME = 64, 8192  # film.frame's sides, in pixels
 
 
 class ConfigError(ValueError):
     """The config cannot be used; the message names the key and what to change."""
-
-
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
 
 
 def _validator_with_defaults(schema):
@@ -182,8 +176,9 @@ def check_sound(config: dict, prompts: dict, files: bool = True) -> None:
             raise ConfigError(f"config key 'audio.{name}': {err}") from None
 
 
-def project_prompts(config: dict) -> dict[str, list[Prompt]]:
-    """name -> the prompts of every text of the project (raises TextError naming the file)."""
+def project_prompts(config: dict, caches: dict | None = None) -> dict[str, list[Prompt]]:
+    """name -> the prompts of every text of the project (raises TextError naming the file); `caches`:
+    name -> the file its text job wrote its sentences to (text.text_sentences)."""
     check_settings(config)
     unknown = sorted(set(config["overrides"]) - set(config["texts"]))
     if unknown:
@@ -196,7 +191,8 @@ def project_prompts(config: dict) -> dict[str, list[Prompt]]:
                                          style=t["style"], seed=config["seed"],
                                          overrides_table=config["overrides"].get(name),
                                          class_names=generator_class_names(config["generator"]["model"]),
-                                         candidates=config["search"]["candidates"])
+                                         candidates=config["search"]["candidates"],
+                                         cache=(caches or {}).get(name))
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
     return prompts
@@ -224,14 +220,15 @@ class Project:
     downloads: list  # [models.fetch.Named, …]: without weights.cache, the named models to download once
 
 
-def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool = True) -> Project:
+def resolve_project(raw: dict, *, buildable: tuple[str, ...] = (), models: bool = True,
+                    sentence_caches: dict | None = None) -> Project:
     """The project a config describes, checked in full before any job starts: 1. the schema (defaults
     filled in), 2. the settings only code can check, 3. every text's prompts, 4. its sound (the audio
     files read in full, and the models checked, only with `models=True`: a job re-reading the config need
     not), 5. the weights cache: the named models to fetch there, and the config rewritten to read them
     from it; without it, the named models that download on first use."""
     config = validate_config(raw)
-    prompts = project_prompts(config)
+    prompts = project_prompts(config, sentence_caches)
     check_sound(config, prompts, files=models)
     if models:
         check_models(config, buildable)

@@ -9,6 +9,7 @@ every block job after each sentence or segment (its log), `machine-imagination s
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ class TextStatus:
     searches (all its candidates) and each segment took, of those measured."""
 
     text: str
-    sentences: int
+    sentences: int | None  # None: not known yet (the text job has not run)
     searched: int
     rendered: int
     film: bool
@@ -64,7 +65,9 @@ class TextStatus:
     @property
     def seconds_left(self) -> float | None:
         """The searching and rendering still to do at the median pace measured so far, one job at a time
-        (None: a stage with work left has nothing measured yet)."""
+        (None: a stage with work left has nothing measured yet, or the text's length is not known)."""
+        if self.sentences is None:
+            return None
         left = 0.0
         for todo, measured in ((self.sentences - self.searched, self.search_seconds),
                                (self.sentences - self.rendered, self.render_seconds)):
@@ -75,6 +78,9 @@ class TextStatus:
 
     def describe(self) -> str:
         """One line: the counts, the pace and the time left."""
+        if self.sentences is None:
+            return (f"{self.text}: {self.searched} sentences searched, {self.rendered} segments rendered so far "
+                    "(how many the text has is known once its text job has run)")
         done = (f"{self.text}: {self.searched} of {self.sentences} sentences searched, "
                 f"{self.rendered} of {self.sentences} segments rendered")
         if self.film:
@@ -89,41 +95,58 @@ class TextStatus:
 
 
 def text_status(text_dir) -> TextStatus:
-    """What `results/<text>` holds: the sentences (prompts.tsv); those searched (latents kept, or every
-    candidate's latents written: as many as the search jobs' records say a sentence has); the segments
-    rendered since the latents they walk between were written; whether the film is newer than them all;
-    the times recorded."""
+    """What `results/<text>` holds: the sentences (prompts.tsv, else the sentences the text job kept,
+    which it writes first); those searched (latents kept, or every candidate's latents written: as many
+    as the search jobs' records say a sentence has); the segments rendered since the latents they walk
+    between were written; whether the film is newer than them all; the times recorded. Each directory
+    is listed once, so that asking after every sentence of a novel costs milliseconds."""
     root = Path(text_dir)
     # 1. the sentences, and what the jobs recorded of them
-    prompts = root / "prompts.tsv"
-    sentences = len(read_prompts_tsv(prompts)) if prompts.is_file() else 0
-    searches, segments = ({i: r for i, r in read_records(root, stage).items() if i < sentences}
+    sentences = sentence_count(root)
+    known = sentences if sentences is not None else 10**9
+    searches, segments = ({i: r for i, r in read_records(root, stage).items() if i < known}
                           for stage in ("search", "segments"))
     candidates = max((int(r.get("candidates", 1)) for r in searches.values()), default=1)
     # 2. what the files say is done
-    searched = [i for i in range(sentences) if (root / "latents" / f"{i:04d}.npz").is_file()
-                or len(list((root / "candidates" / f"{i:04d}").glob("[0-9]*.npz"))) >= candidates]
-    rendered = [i for i in range(sentences) if segment_is_current(root, i, sentences)]
-    film = len(rendered) == sentences and is_newer(root / "film.mp4", *(root / "segments" / f"{i:04d}.mp4"
-                                                                        for i in rendered))
+    kept, rendered_at = modified(root / "latents", ".npz"), modified(root / "segments", ".mp4")
+    count = sentences if sentences is not None else max([*kept, *rendered_at, *searches, -1]) + 1
+    searched = [i for i in range(count) if i in kept
+                or (root / "candidates" / f"{i:04d}" / f"{candidates - 1}.npz").is_file()]
+    rendered = [i for i in range(count) if i in rendered_at
+                and all(rendered_at[i] >= kept[j] for j in (i, i + 1) if j in kept and j < count)]
+    film = (sentences is not None and len(rendered) == sentences and (root / "film.mp4").is_file()
+            and all((root / "film.mp4").stat().st_mtime >= rendered_at[i] for i in rendered))
     return TextStatus(text=root.name, sentences=sentences, searched=len(searched), rendered=len(rendered),
                       film=film, search_seconds={i: r["seconds"] for i, r in searches.items()},
                       render_seconds={i: r["seconds"] for i, r in segments.items()})
 
 
-def segment_is_current(root: Path, index: int, sentences: int) -> bool:
-    """Segment `index` is there and newer than the latents it walks from and to (an edit since means it
-    is to be rendered again)."""
-    ends = [root / "latents" / f"{i:04d}.npz" for i in (index, index + 1) if i < sentences]
-    return is_newer(root / "segments" / f"{index:04d}.mp4", *(end for end in ends if end.is_file()))
+def sentence_count(root: Path) -> int | None:
+    """How many sentences the text has: prompts.tsv's rows, else the text job's kept sentences (it
+    writes both first), else None (not known yet)."""
+    prompts, kept = root / "prompts.tsv", root / "receipts" / "sentences.json"
+    if prompts.is_file():
+        return len(read_prompts_tsv(prompts))
+    if kept.is_file():
+        try:
+            return len(json.loads(kept.read_text(encoding="utf-8"))["sentences"])
+        except (OSError, ValueError, KeyError):
+            return None
+    return None
 
 
-def is_newer(path: Path, *others: Path) -> bool:
-    """`path` exists and was written no earlier than each of `others`."""
-    if not path.is_file():
-        return False
-    written = path.stat().st_mtime
-    return all(other.stat().st_mtime <= written for other in others)
+def modified(directory: Path, suffix: str) -> dict[int, float]:
+    """index -> modification time of the files `NNNN<suffix>` in a directory, listed once."""
+    found = {}
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                stem = entry.name[: -len(suffix)]
+                if entry.name.endswith(suffix) and stem.isdigit() and len(stem) == 4:
+                    found[int(stem)] = entry.stat().st_mtime
+    except OSError:
+        pass
+    return found
 
 
 def duration(seconds: float) -> str:

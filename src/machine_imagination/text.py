@@ -3,6 +3,8 @@ into a `Prompt`, apply the overrides table, and write `prompts.tsv` with how eac
 context (the job of workflow/rules/text.smk)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,9 @@ def _fold(segment: str) -> str:
     return " ".join(segment.split())
 
 
+SEGMENT_WINDOW = 4000  # characters of a paragraph that pysbd segments at a time
+
+
 def split_text(text: str, mode: str = "sentences", language: str = "en") -> list[str]:
     """Split into sentences (pysbd, within paragraphs) or non-empty lines; drop pieces without words."""
     if mode == "lines":
@@ -105,10 +110,30 @@ def split_text(text: str, mode: str = "sentences", language: str = "en") -> list
         for paragraph in re.split(r"\n\s*\n", text):
             paragraph = _fold(paragraph)
             if paragraph:
-                pieces.extend(segmenter.segment(paragraph))
+                pieces.extend(segment(segmenter, paragraph))
     else:
         raise ValueError(f"unknown split mode {mode!r}")
     return [_fold(p) for p in pieces if _has_words(p)]
+
+
+def segment(segmenter, paragraph: str, window: int = SEGMENT_WINDOW) -> list[str]:
+    """pysbd's sentences of a paragraph, a window at a time. pysbd's time grows faster than the length of
+    what it segments (a novel set as one paragraph took minutes), so each window's sentences but its last
+    two (which may run on past the window) are kept and the next window starts where they end: the
+    same sentences as the whole paragraph at once (a sentence's end is decided by what is near it), in
+    time that grows with the paragraph's length."""
+    sentences, start, size = [], 0, window
+    while len(paragraph) - start > size:
+        pieces = segmenter.segment(paragraph[start:start + size])
+        if len(pieces) < 3:  # a sentence longer than the window: a wider one
+            size *= 2
+            continue
+        kept = "".join(pieces[:-2])
+        if not paragraph.startswith(kept, start):  # pysbd changed the text: segment the rest at once
+            break
+        sentences += pieces[:-2]
+        start, size = start + len(kept), window
+    return sentences + segmenter.segment(paragraph[start:])
 
 
 def check_template(template: str) -> None:
@@ -131,13 +156,43 @@ def sentence_seed(project_seed: int, index: int) -> int:
     return int(state % (2**31 - 2)) + 1
 
 
+def sentences_key(text: str, split: str, language: str) -> str:
+    """What a text's split depends on: its characters, the split mode and language, pysbd's version."""
+    from .files import digest, package_versions
+
+    return digest([hashlib.sha256(text.encode()).hexdigest(), split, language, package_versions(("pysbd",)),
+                   SEGMENT_WINDOW])
+
+
+def text_sentences(path, split: str = "sentences", language: str = "en", cache=None) -> list[str]:
+    """The sentences (or lines) of a text file; with `cache`, a file the text job wrote with them
+    (`write_sentences_cache`), read instead of splitting again when it was made from the same text and
+    settings (a cluster job parses the workflow again: a novel's split takes seconds)."""
+    text = read_text(path)
+    key = sentences_key(text, split, language)
+    if cache is not None and Path(cache).is_file():
+        try:
+            saved = json.loads(Path(cache).read_text(encoding="utf-8"))
+            if saved.get("key") == key:
+                return saved["sentences"]
+        except (OSError, ValueError):
+            pass
+    return split_text(text, split, language)
+
+
+def write_sentences_cache(path, text_path, split: str, language: str, sentences: list[str]) -> None:
+    from .files import write_json
+
+    write_json(path, {"key": sentences_key(read_text(text_path), split, language), "sentences": sentences})
+
+
 def make_prompts(path, *, split="sentences", language="en", template="{sentence}", style="", seed=1,
-                 overrides=None, overrides_table=None, class_names=None, candidates=1) -> list[Prompt]:
+                 overrides=None, overrides_table=None, class_names=None, candidates=1, cache=None) -> list[Prompt]:
     """The prompts of one text; `overrides`: {index: {column: value}}, or `overrides_table`: the path
     of an overrides table (read against this text's sentences, the generator's `class_names` and the
-    number of `candidates` per sentence)."""
+    number of `candidates` per sentence); `cache`: see `text_sentences`."""
     check_template(template)
-    sentences = split_text(read_text(path), split, language)
+    sentences = text_sentences(path, split, language, cache)
     if not sentences:
         unit = "line" if split == "lines" else "sentence"
         raise TextError(f"text file '{path}' contains no {unit} (it is empty or holds no words)")

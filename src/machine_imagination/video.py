@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from .files import AtomicFile
+from .schema import defaults
+
+_FILM = defaults("film")
 
 
 class FilmError(RuntimeError):
@@ -27,9 +30,9 @@ def ffmpeg_exe() -> str:
 
 @dataclass(frozen=True)
 class Encoding:
-    fps: int = 30
-    crf: int = 18
-    preset: str = "medium"
+    fps: int = _FILM["fps"]
+    crf: int = _FILM["crf"]
+    preset: str = _FILM["preset"]
 
     @classmethod
     def from_config(cls, config: dict) -> "Encoding":

@@ -1,10 +1,12 @@
 # The film: one segment per sentence (its captioned image held, then the walk to the next image),
-# optional title and end cards, joined without re-encoding. Segments are rendered in jobs of
-# film.segments_per_job consecutive sentences (a rule per block, generated below, the generator loaded
-# once per job); a block depends only on its sentences' latents and the next one's, so an edited
-# sentence re-renders just the blocks of the segments that touch it. A profile's set-resources for
-# `render_segment` apply to every render job. With
-# film.pacing: audio, the segments also follow the reading's cues (rule prepare_reading).
+# optional title and end cards, joined without re-encoding. Segments are rendered by one job per block
+# of film.segments_per_job consecutive sentences (rule render, the generator loaded once per job), which
+# writes segments/{index}.mp4 and a receipt named by the digest of what its segments depend on
+# (machine_imagination.pipeline: each one's caption, hold and walk, the kept latents it walks between,
+# the film's settings for segments). So exactly the render jobs holding a changed segment run: an edited
+# sentence re-renders the segments that walk from it and to it; a caption colour every segment; a
+# credits line only the end card. With film.pacing: audio, the segments also follow the reading's cues
+# (rule prepare_reading). A profile's set-resources name `render` (profiles/slurm: on a GPU).
 
 
 localrules:
@@ -23,11 +25,13 @@ rule prepare_reading:
     log:
         "logs/{text}/prepare_reading.log",
     params:
-        # Narrated (no recording): the sentences, read by espeak-ng.
+        # Narrated (no recording): the sentences, read by espeak-ng as the film's settings say.
         sentences=lambda wildcards: [] if "reading" in sound_of(wildcards.text) else [
             p.sentence for p in PROMPTS[wildcards.text]
         ],
-        narration={k: config["film"][k] for k in ("narration", "voice", "words_per_minute", "narration_pause")},
+        narration=lambda wildcards: None if "reading" in sound_of(wildcards.text) else (
+            JOBS[wildcards.text].film.narration_identity()
+        ),
     threads: 1
     resources:
         runtime=10,
@@ -38,35 +42,30 @@ rule prepare_reading:
         "../scripts/prepare_reading.py"
 
 
-for block, texts in blocks(config["film"]["segments_per_job"]).items():
-
-    rule:
-        name:
-            f"render_{block_name(block).replace('-', '_')}"
-        input:
-            unpack(reading_timing),
-            latents=segment_latents(block),
-            generator=generator_inputs,
-        output:
-            [f"results/{{text}}/segments/{index:04d}.mp4" for index in block],
-        wildcard_constraints:
-            text=texts_pattern(texts),
-        log:
-            f"logs/{{text}}/segments/{block_name(block)}.log",
-        benchmark:
-            f"benchmarks/{{text}}/segments/{block_name(block)}.tsv"
-        params:
-            # With audio pacing the job reads the holds from the reading's cues.
-            segments=block_segments(block),
-            settings=config["film"],
-            results="results/{text}",  # the job records its segments' times there (timings/)
-        threads: 2
-        resources:
-            **stage_resources("render_segment", runtime=block_runtime(30, block), mem_mb=8000, gpu=gpus("film")),
-        conda:
-            "../../environment.yml"
-        script:
-            "../scripts/render_segment.py"
+rule render:
+    input:
+        # The kept latents the segments walk between, in order only: the receipt's digest says when a
+        # segment changes (a keep job that ran for another sentence re-renders nothing here).
+        kept=lambda wildcards: [ancient(f) for f in JOBS[wildcards.text].render_inputs(block_of(wildcards))["kept"]],
+        generator=generator_inputs,
+        timing=lambda wildcards: reading_timing(wildcards).get("timing", []),
+    output:
+        receipt("render"),
+    log:
+        "logs/{text}/render/{block}.{digest}.log",  # a rule's files share its wildcards: the digest too
+    benchmark:
+        "benchmarks/{text}/render/{block}.{digest}.tsv"
+    params:
+        **block_params("render_params"),
+    threads: 2
+    resources:
+        runtime=block_runtime(30),
+        mem_mb=8000,
+        gpu=gpus("film"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/render_segment.py"
 
 
 rule render_card:
@@ -79,9 +78,8 @@ rule render_card:
     log:
         "logs/{text}/segments/{card}.log",
     params:
-        text=lambda wildcards: title_of(wildcards.text) if wildcards.card == "title" else config["film"]["credits"],
-        frames=lambda wildcards: card_frames(config["film"])[0 if wildcards.card == "title" else 1],
-        settings=config["film"],
+        # Its text, length, frame, lettering and encoding, and nothing else of the film.
+        card=lambda wildcards: JOBS[wildcards.text].card(wildcards.card)[2],
     threads: 1
     resources:
         runtime=5,
@@ -105,8 +103,8 @@ rule write_subtitles:
     log:
         "logs/{text}/write_subtitles.log",
     params:
-        captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
-        settings=config["film"],
+        # The captions and when each shows (with film.pacing: audio, the reading's cues say).
+        subtitles=lambda wildcards: JOBS[wildcards.text].subtitle_identity(),
     threads: 1
     resources:
         runtime=5,
@@ -121,7 +119,10 @@ rule assemble_film:
     input:
         unpack(reading_files),
         unpack(music_file),
-        segments=film_segments,
+        unpack(film_segments),
+        # After any keep job, so that a render job whose segments changed is always found (it waits
+        # for keep jobs in order only): joining the film again costs seconds.
+        kept=lambda wildcards: JOBS[wildcards.text].all_receipts("keep"),
         subtitles="results/{text}/film.srt",
     output:
         film=report(
@@ -133,6 +134,7 @@ rule assemble_film:
     params:
         captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
         sound=lambda wildcards: sound_of(wildcards.text),
+        film=lambda wildcards: JOBS[wildcards.text].film.record(),
     threads: 1
     resources:
         runtime=10,

@@ -1,6 +1,7 @@
-# The report: each text's results at a glance (contact sheet, summary table) and what made them (the
-# manifest, written last, with a SHA-256 of every other output). `snakemake --report report.html`
-# gathers these with the film and every sentence's image and search plot (workflow/report/*.rst).
+# The report: each text's results at a glance (contact sheet, candidates sheet, summary table) and what
+# made them (the manifest, written last, with a SHA-256 of every other output). A text of more than a
+# hundred sentences gets its sheets in pages of a hundred (contact_sheet-001.png, …). `snakemake --report
+# report.html` gathers these with the film and its subtitles (workflow/report/*.rst).
 
 
 localrules:
@@ -11,22 +12,25 @@ localrules:
     write_manifest,
 
 
+wildcard_constraints:
+    page=r"(-\d{3})?",
+
+
 rule contact_sheet:
     input:
-        lambda wildcards: expand(
-            "results/{text}/images/{index}.png", text=wildcards.text, index=indices(wildcards.text)
-        ),
+        page_kept,
     output:
         report(
-            "results/{text}/contact_sheet.png",
+            "results/{text}/contact_sheet{page}.png",
             caption="../report/contact_sheet.rst",
             category="{text}",
             subcategory="Overview",
         ),
     log:
-        "logs/{text}/contact_sheet.log",
+        "logs/{text}/contact_sheet{page}.log",
     params:
-        captions=lambda wildcards: [p.sentence for p in PROMPTS[wildcards.text]],
+        captions=lambda wildcards: {i: PROMPTS[wildcards.text][i].sentence
+                                    for i in JOBS[wildcards.text].page_indices(wildcards.page)},
     threads: 1
     resources:
         runtime=5,
@@ -37,11 +41,33 @@ rule contact_sheet:
         "../scripts/contact_sheet.py"
 
 
+rule candidates_sheet:
+    input:
+        page_kept,
+    output:
+        report(
+            "results/{text}/candidates{page}.png",
+            caption="../report/candidates.rst",
+            category="{text}",
+            subcategory="Overview",
+        ),
+    log:
+        "logs/{text}/candidates_sheet{page}.log",
+    params:
+        indices=lambda wildcards: list(JOBS[wildcards.text].page_indices(wildcards.page)),
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=2000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/candidates_sheet.py"
+
+
 rule summarize:
     input:
-        lambda wildcards: expand(
-            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
-        ),
+        lambda wildcards: JOBS[wildcards.text].all_receipts("keep"),
     output:
         report(
             "results/{text}/summary.tsv",
@@ -51,6 +77,8 @@ rule summarize:
         ),
     log:
         "logs/{text}/summarize.log",
+    params:
+        sentences=lambda wildcards: len(PROMPTS[wildcards.text]),
     threads: 1
     resources:
         runtime=5,
@@ -79,44 +107,12 @@ rule write_manifest:
         "../scripts/write_manifest.py"
 
 
-rule candidates_sheet:
-    input:
-        latents=lambda wildcards: expand(
-            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
-        ),
-        images=lambda wildcards: expand(
-            "results/{text}/candidates/{index}/{k}.png",
-            text=wildcards.text,
-            index=indices(wildcards.text),
-            k=range(config["search"]["candidates"]),
-        ),
-    output:
-        report(
-            "results/{text}/candidates.png",
-            caption="../report/candidates.rst",
-            category="{text}",
-            subcategory="Overview",
-        ),
-    log:
-        "logs/{text}/candidates_sheet.log",
-    threads: 1
-    resources:
-        runtime=5,
-        mem_mb=2000,
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/candidates_sheet.py"
-
-
 # What each sentence's search and segment took, as the jobs recorded it (machine_imagination.status):
 # a measurement, so outside the manifest (which skips timings/) and after every segment.
 rule tabulate_timings:
     input:
-        latents=lambda wildcards: expand(
-            "results/{text}/latents/{index}.npz", text=wildcards.text, index=indices(wildcards.text)
-        ),
-        segments=film_segments,
+        kept=lambda wildcards: JOBS[wildcards.text].all_receipts("keep"),
+        rendered=lambda wildcards: JOBS[wildcards.text].all_receipts("render"),
     output:
         report(
             "results/{text}/timings/timings.tsv",

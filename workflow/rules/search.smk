@@ -1,89 +1,82 @@
-# The searches: one job per block of search.sentences_per_job consecutive sentences (a rule per block,
-# generated below from the texts), which loads the models once and searches each sentence once per
-# candidate (search.candidates), writing every candidate under results/{text}/candidates/{index}/ as a
-# job of one sentence would. The sentences reach the job as parameters, not through the text file, so
-# editing one sentence reruns only its block (Snakemake's params rerun trigger), which searches only
-# that sentence again: the others' files are there, from the same search. A small local job per
-# sentence then keeps one candidate as the sentence's latents and image: the best judge score, or the
-# artist's pick (the overrides table's `candidate` column, a parameter of that job only, so that a pick
-# searches nothing again). With search.story, sentence i+1 starts from sentence i's kept latents, so the
-# blocks form a chain. A profile's set-resources for `search_prompt` apply to every search job.
+# The searches, then their judging, then the keeping of one candidate per sentence: one job per block of
+# search.sentences_per_job consecutive sentences and stage ({block}: 0000-0024, 0025-0049, …), each
+# writing its sentences' files (named by sentence index) and a receipt that lists them
+# (results/{text}/receipts/<stage>/{block}.json). The params of each job are what its result depends on
+# (machine_imagination.pipeline), so that Snakemake runs exactly the jobs an edit affects:
+#   search    the block's sentences, each once per candidate (search.candidates), the models loaded once:
+#             candidates/{index}/{k}.npz|png|tsv, {k}-history.png and {k}-steps.npz (its iterations).
+#             An edited sentence reruns its block's job, which searches only that sentence again: the
+#             others' files are there, from the same search (search.job.searched_before).
+#   judge     every candidate scored by the held-out judge (judge:), rendered once: {k}-judge.json. A
+#             change of judge: judges again and searches nothing.
+#   keep      each sentence's best-judged candidate, or the artist's pick (overrides `candidate`), becomes
+#             its latents/{index}.npz, images/{index}.png, history/{index}.tsv|png. A pick runs this alone.
+#   progress  with search.progress_video, each search's video from its iterations (candidates/{index}/
+#             {k}.mp4 and progress/{index}.mp4), without searching again.
+# With search.story, sentence i+1 starts from sentence i's kept latents, so the blocks form a chain.
+# A profile's set-resources name these rules (profiles/slurm: search, judge and progress on a GPU).
 
 
 localrules:
-    keep_candidate,
+    keep,
 
 
-for block, texts in blocks(config["search"]["sentences_per_job"]).items():
-
-    rule:
-        name:
-            f"search_{block_name(block).replace('-', '_')}"
-        input:
-            models=model_inputs,
-            previous=previous_latents(block),
-        # update(): Snakemake keeps the files when the job runs again (and restores them if it fails), so
-        # that a block run for one edited sentence keeps the others' searches (search.job.searched_before).
-        output:
-            latents=update(candidate_files(".npz", block)),
-            images=update(candidate_files(".png", block)),
-            histories=update(candidate_files(".tsv", block)),
-            plots=update(candidate_files("-history.png", block)),
-            progress=update(progress_outputs(candidate_files(".mp4", block))),
-        wildcard_constraints:
-            text=texts_pattern(texts),
-        log:
-            f"logs/{{text}}/search/{block_name(block)}.log",
-        benchmark:
-            f"benchmarks/{{text}}/search/{block_name(block)}.tsv"
-        params:
-            sentences=block_searches(block),
-            checkpoints=f"results/{{text}}/checkpoints",
-            results=f"results/{{text}}",  # the job records its sentences' times there (timings/)
-            settings={key: config[key] for key in ("generator", "clip", "search", "judge")},
-        threads: config["search"]["threads"]
-        resources:
-            **stage_resources(
-                "search_prompt",
-                runtime=block_runtime(60 * config["search"]["candidates"], block),
-                mem_mb=16000,
-                gpu=gpus("search"),
-            ),
-        conda:
-            "../../environment.yml"
-        script:
-            "../scripts/search_prompt.py"
-
-
-rule keep_candidate:
+rule search:
     input:
-        latents=candidate_files(".npz"),
-        images=candidate_files(".png"),
-        histories=candidate_files(".tsv"),
-        plots=candidate_files("-history.png"),
-        progress=progress_outputs(candidate_files(".mp4")),
+        models=model_inputs(judge=config["search"]["story"] and config["search"]["candidates"] > 1),
+        previous=lambda wildcards: previous_block_kept(wildcards),
     output:
-        latents="results/{text}/latents/{index}.npz",
-        image=report(
-            "results/{text}/images/{index}.png",
-            caption="../report/image.rst",
-            category="{text}",
-            subcategory="Sentences",
-            labels={"sentence": "{index}", "figure": "image"},
-        ),
-        history="results/{text}/history/{index}.tsv",
-        plot=report(
-            "results/{text}/history/{index}.png",
-            caption="../report/history.rst",
-            category="{text}",
-            subcategory="Sentences",
-            labels={"sentence": "{index}", "figure": "search history"},
-        ),
-        progress=progress_outputs(["results/{text}/progress/{index}.mp4"]),
+        receipt("search"),
     log:
-        "logs/{text}/keep/{index}.log",
+        "logs/{text}/search/{block}.log",
+    benchmark:
+        "benchmarks/{text}/search/{block}.tsv"
     params:
-        pick=lambda wildcards: prompt_of(wildcards).candidate,
+        **block_params("search_params"),
+    threads: config["search"]["threads"]
+    resources:
+        runtime=block_runtime(60 * config["search"]["candidates"]),
+        mem_mb=16000,
+        gpu=gpus("search"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/search_prompt.py"
+
+
+rule judge:
+    input:
+        models=model_inputs(judge=True),
+        searched=receipt("search"),
+    output:
+        receipt("judge"),
+    log:
+        "logs/{text}/judge/{block}.log",
+    benchmark:
+        "benchmarks/{text}/judge/{block}.tsv"
+    params:
+        **block_params("judge_params"),
+    threads: config["search"]["threads"]
+    resources:
+        runtime=block_runtime(5 * config["search"]["candidates"]),
+        mem_mb=16000,
+        gpu=gpus("search"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/judge_candidates.py"
+
+
+rule keep:
+    input:
+        searched=receipt("search"),
+        judged=receipt("judge"),
+    output:
+        receipt("keep"),
+    log:
+        "logs/{text}/keep/{block}.log",
+    params:
+        **block_params("keep_params"),
     threads: 1
     resources:
         runtime=5,
@@ -92,3 +85,25 @@ rule keep_candidate:
         "../../environment.yml"
     script:
         "../scripts/keep_candidate.py"
+
+
+rule progress:
+    input:
+        models=model_inputs(judge=False),
+        searched=receipt("search"),
+        kept=receipt("keep"),
+    output:
+        receipt("progress"),
+    log:
+        "logs/{text}/progress/{block}.log",
+    benchmark:
+        "benchmarks/{text}/progress/{block}.tsv"
+    threads: config["search"]["threads"]
+    resources:
+        runtime=block_runtime(5 * config["search"]["candidates"]),
+        mem_mb=16000,
+        gpu=gpus("search"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/progress_videos.py"

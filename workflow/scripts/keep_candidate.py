@@ -1,14 +1,18 @@
-"""Snakemake script: keep one of a sentence's candidates (the best judge score, or the artist's pick)."""
-from machine_imagination.files import job_log
-from machine_imagination.search.candidates import SearchFiles, keep_candidate
+"""Snakemake script (rule keep): each sentence of a block keeps one of its candidates (the best judge
+score, or the artist's pick)."""
+from pathlib import Path
 
-source, out = snakemake.input, snakemake.output
+from machine_imagination.files import job_log
+from machine_imagination.pipeline import Block, block_items
+from machine_imagination.receipts import ReceiptTarget
+from machine_imagination.search.candidates import SearchFiles, SentenceKeep, candidate_files, keep_block_job
+
+config, root = snakemake.config, Path("results", snakemake.wildcards.text)
+block = Block.parse(snakemake.wildcards.block)
+count = config["search"]["candidates"]
 with job_log(snakemake.log[0]):
-    keep_candidate(
-        [
-            SearchFiles(*files, progress=source.progress[k] if source.progress else None)
-            for k, files in enumerate(zip(source.latents, source.images, source.histories, source.plots))
-        ],
-        SearchFiles(out.latents, out.image, out.history, out.plot, progress=out.progress[0] if out.progress else None),
-        pick=snakemake.params.pick,
-    )
+    keep_block_job([SentenceKeep(item["index"], candidate_files(root, item["index"], count),
+                                 SearchFiles.of_sentence(root, item["index"]), item["pick"])
+                    for item in block_items(snakemake.params)],
+                   text_dir=root,
+                   receipt=ReceiptTarget(Path(snakemake.output[0]), "keep", block.name, dict(snakemake.params.items())))

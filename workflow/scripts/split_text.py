@@ -1,7 +1,10 @@
-"""Snakemake script: write results/<text>/prompts.tsv."""
+"""Snakemake script (rule split_text): write results/<text>/prompts.tsv and keep the text's sentences."""
 from machine_imagination.files import job_log
-from machine_imagination.text import write_prompts
+from machine_imagination.text import write_prompts, write_sentences_cache
 
+prompts, split = snakemake.params.prompts, snakemake.params.split
 with job_log(snakemake.log[0]):
-    write_prompts(snakemake.params.prompts, snakemake.params.clip, snakemake.output[0])
-    print(f"{len(snakemake.params.prompts)} prompts written to {snakemake.output[0]}")
+    write_prompts(prompts, snakemake.params.clip, snakemake.output.prompts)
+    write_sentences_cache(snakemake.output.sentences, snakemake.input.text, split["split"], split["language"],
+                          [p.sentence for p in prompts])
+    print(f"{len(prompts)} prompts written to {snakemake.output.prompts}")

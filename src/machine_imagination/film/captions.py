@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write_text
+from ..schema import defaults
 from ..video import FilmError
 
 FONT_CANDIDATES = (
@@ -19,18 +20,21 @@ FONT_CANDIDATES = (
 )
 
 
+_DEFAULTS = defaults("film", "caption")
+
+
 @dataclass(frozen=True)
 class CaptionStyle:
-    font: str | None = None  # a TrueType file; None: DejaVu Sans if installed, else Pillow's own font
-    size: float = 0.045  # text height as a fraction of the frame height
-    margin: float = 0.04  # safe margin from the frame's edges, as a fraction of its height
-    color: str = "#ffffff"
-    box: bool = True  # a translucent band behind the text
-    box_color: str = "#000000"
-    box_opacity: float = 0.67
-    outline: float = 0.0  # outline width as a fraction of the text height (0: none)
-    outline_color: str = "#000000"
-    position: str = "bottom"  # over the image: bottom, top or middle; or below it (see film.screen)
+    font: str | None = _DEFAULTS["font"]  # a TrueType file; None: DejaVu Sans if installed, else Pillow's own font
+    size: float = _DEFAULTS["size"]  # text height as a fraction of the frame height
+    margin: float = _DEFAULTS["margin"]  # safe margin from the frame's edges, as a fraction of its height
+    color: str = _DEFAULTS["color"]
+    box: bool = _DEFAULTS["box"]  # a translucent band behind the text
+    box_color: str = _DEFAULTS["box_color"]
+    box_opacity: float = _DEFAULTS["box_opacity"]
+    outline: float = _DEFAULTS["outline"]  # outline width as a fraction of the text height (0: none)
+    outline_color: str = _DEFAULTS["outline_color"]
+    position: str = _DEFAULTS["position"]  # over the image: bottom, top or middle; or below it (see film.screen)
 
     @classmethod
     def from_config(cls, config: dict) -> "CaptionStyle":

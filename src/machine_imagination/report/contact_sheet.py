@@ -10,15 +10,16 @@ from ..film.captions import load_font, wrap_text
 
 
 def contact_sheet(images: list, captions: list[str], path, *, thumb: int = 256, columns: int = 4,
-                  font: str | None = None) -> None:
-    """Every sentence's image in reading order, each with its index and (wrapped) sentence below it."""
+                  font: str | None = None, first: int = 0) -> None:
+    """Every sentence's image in reading order, each with its index (from `first`: a page of a long
+    text's sheet starts further on) and (wrapped) sentence below it."""
     from PIL import Image, ImageDraw
 
     font_pixels = max(10, thumb // 18)
     small = load_font(font, font_pixels)
     line = round(font_pixels * 1.25)
     draw_probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    wrapped = [wrap_text(draw_probe, f"{i}. {c}", small, thumb - 8)[:4] for i, c in enumerate(captions)]
+    wrapped = [wrap_text(draw_probe, f"{i}. {c}", small, thumb - 8)[:4] for i, c in enumerate(captions, first)]
     text_height = line * max(len(w) for w in wrapped) + 8
     columns = max(1, min(columns, len(images)))
     rows = -(-len(images) // columns)

@@ -9,8 +9,9 @@ from .manifest import write_manifest
 from .summary import summary_table
 
 
-def contact_sheet_job(config: dict, images: list, captions: list[str], path) -> None:
-    contact_sheet(images, captions, path, font=config["film"]["caption"]["font"])
+def contact_sheet_job(config: dict, images: list, captions: list[str], path, first: int = 0) -> None:
+    """A contact sheet (or a page of one, its first sentence `first`)."""
+    contact_sheet(images, captions, path, font=config["film"]["caption"]["font"], first=first)
 
 
 def candidates_sheet_job(config: dict, kept_latents: list, candidate_images: list, path) -> None:

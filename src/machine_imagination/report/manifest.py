@@ -9,9 +9,10 @@ from ..files import package_versions, sha256_file as sha256, write_json
 from ..text import read_prompts_tsv
 
 MANIFEST = "manifest.json"
-# Not results: a search's resumable state (deleted when it finishes), and what each job took (status.py),
-# which differs from run to run while the results are the same.
-SKIPPED_DIRS = ("checkpoints", "timings")
+# Not results: a search's resumable state (deleted when it finishes), what each job took (status.py),
+# which differs from run to run while the results are the same, and the jobs' receipts (what each made:
+# bookkeeping for the workflow, machine_imagination.receipts).
+SKIPPED_DIRS = ("checkpoints", "timings", "receipts")
 
 
 def output_files(root: Path) -> list[Path]:

@@ -1,38 +1,37 @@
-"""The search stage's job (workflow/rules/search.smk): a block of consecutive sentences, each searched
-(once per candidate) with the models loaded once, judged and written down as its candidates' latents,
-images, history tables and plots (and progress videos if asked). The keep job
-(search.candidates.keep_candidate) then makes one of a sentence's candidates the sentence's."""
+"""The search stage's job (workflow/rules/search.smk, rule `search`): a block of consecutive sentences,
+each searched once per candidate with the models loaded once, its candidates' latents, images,
+history tables and plots written, and each search's iterations kept (`<k>-steps.npz`, from which the
+progress videos are made). The judge job (`search.judge`) then scores the candidates and the keep job
+(`search.candidates`) makes one of each sentence's candidates the sentence's."""
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ..files import write_png
-from ..latents import Candidates, Latents, LatentsError, SearchOutcome, Sentence
-from ..models.device import deterministic, select_device, thread_counts
-from ..project import provenance
+from ..files import digest, write_png
+from ..latents import Candidates, Latents, LatentsError, SearchOutcome, Sentence, set_aside
+from ..models.device import deterministic, thread_counts
 from ..render import render_still
 from ..status import job_progress, record_time, text_status
 from ..text import fit_prompt, format_weighted_prompt
 from .candidates import SearchFiles, candidate_checkpoint, candidate_seed
-from .checkpoint import Checkpointer, search_key
+from .checkpoint import Checkpointer
 from .history import history_columns, plot_history, write_history_tsv
-from .judge import judge
+from .judge import JudgeSettings, judge_candidate, judge_identity, judged_before
+from .load import load_judge_clip, load_models
 from .loop import search_prompt
-from .progress import write_progress_video
-from .settings import SearchSettings
+from .progress import save_steps
+from .settings import SearchSettings, search_identity
 from .state import SearchResult
 
 
 @dataclass(frozen=True)
 class SentenceSearch:
     """One sentence of a search job: what to search (its prompt's weighted parts and seed, its
-    overrides), where each candidate's files go, where its searches keep their checkpoints, and (in
-    story mode) the artist's pick, which the next sentence of the same job starts from."""
+    overrides), where each candidate's files go, where its searches keep their checkpoints, and in
+    story mode where it starts from (`start`: the identity of the previous sentence's kept latents)
+    and the artist's pick, which the next sentence of the same job starts from."""
 
     index: int
     sentence: str
@@ -42,34 +41,43 @@ class SentenceSearch:
     overrides: dict = field(default_factory=dict)
     checkpoint: Path | None = None
     pick: int | None = None
+    start: str | None = None
+
+    def identities(self, config: dict) -> list[dict]:
+        """Each candidate's search identity (search.settings.search_identity)."""
+        return [search_identity(config, self.parts, candidate_seed(self.seed, k), self.overrides, self.start)
+                for k in range(len(self.candidates))]
 
 
 def search_block_job(config: dict, *, text_name: str, sentences: list[SentenceSearch], previous_latents=None,
-                     threads: int = 1, text_dir=None, log=print) -> list[list[Latents]]:
+                     threads: int = 1, text_dir=None, receipt=None, log=print) -> list[list[Latents]]:
     """Search a block of consecutive sentences (search.sentences_per_job of them) with the models loaded
     once: each sentence once per candidate, exactly as a job of its own would (same seeds, same bits).
     With search.story, the first sentence starts from `previous_latents` and each next one from the
-    candidate the keep job will keep. Each search saves its state as it goes (with a checkpoint path):
-    a rerun of a job that died resumes it and does not search the finished ones again; the checkpoints
-    go when the whole block is written. With the text's results directory (`text_dir`), each sentence's
-    search time is recorded there and the log says after each sentence how far the whole text has come."""
+    candidate the keep job will keep (judged here). Each search saves its state as it goes (with a
+    checkpoint path): a rerun of a job that died resumes it and does not search the finished ones again;
+    the checkpoints go when the whole block is written. With the text's results directory (`text_dir`),
+    each sentence's search time is recorded there and the log says after each sentence how far the whole
+    text has come; with `receipt`, the job's receipt lists every file it wrote."""
+    story = config["search"]["story"]
     with deterministic(threads):
         # 1. the models, loaded once for the whole block (a sentence's overrides never change them)
         generator, clip = load_models(config, SearchSettings.from_config(config))
-        judge_clip = load_judge_clip(config, generator.device)
+        judge_clip = load_judge_clip(config, generator.device) if story else None
         previous = Latents.load(previous_latents) if previous_latents else None
         found, started = [], time.monotonic()
         for number, sentence in enumerate(sentences):
             # 2. each sentence's candidates, in order; in story mode the next starts from the one kept
-            records = search_sentence(config, text_name, sentence, generator, clip, judge_clip, previous, log,
-                                      text_dir)
-            if config["search"]["story"]:
-                previous = Latents.load(sentence.candidates[Candidates.among(records, sentence.pick).kept].latents)
+            records = search_sentence(config, text_name, sentence, generator, clip, previous, log, text_dir)
+            if story:
+                previous = story_pick(config, sentence, records, generator, clip, judge_clip, log)
             found.append(records)
             log(job_progress(number + 1, len(sentences), time.monotonic() - started, "sentences"))
             if text_dir is not None:
                 log(text_status(text_dir).describe())
-        # 3. every sentence's files are complete: nothing left to resume
+        # 3. every sentence's files are complete: the receipt, and nothing left to resume
+        if receipt is not None:
+            receipt.write(text_dir, [path for s in sentences for files in s.candidates for path in files.written])
         for sentence in sentences:
             for k in range(len(sentence.candidates) if sentence.checkpoint else 0):
                 candidate_checkpoint(sentence.checkpoint, k).unlink(missing_ok=True)
@@ -87,12 +95,12 @@ def search_job(config: dict, *, text_name: str, index: int, sentence: str, promp
                             threads=threads, log=log)[0]
 
 
-def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, generator, clip, judge_clip,
+def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, generator, clip,
                     previous: Latents | None, log, text_dir=None) -> list[Latents]:
-    """One sentence searched once per candidate (candidate k from `candidate_seed(seed, k)`), judged,
-    and each candidate's latents, image, history table and plot (and progress video) written; with
-    `text_dir`, the time its searches took recorded there (not when every candidate was kept as it was)."""
-    # 1. the settings with the sentence's overrides, the prompt as CLIP sees it
+    """One sentence searched once per candidate (candidate k from `candidate_seed(seed, k)`), each
+    candidate's latents, image, history table and plot and iterations written; with `text_dir`, the time
+    its searches took recorded there (not when every candidate was kept as it was)."""
+    # 1. the settings with the sentence's overrides, the prompt as CLIP sees it, what the searches depend on
     settings = SearchSettings.from_config(config, sentence.overrides)
     parts = [(text, float(weight)) for text, weight in sentence.parts]
     fit = fit_prompt(clip.tokenizer, parts)
@@ -101,13 +109,15 @@ def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, gene
     story = ", starting from the previous sentence" if previous else ""
     record = Sentence(text=text_name, index=sentence.index, sentence=sentence.sentence,
                       prompt=format_weighted_prompt(parts), clip_prompt=fit.clip_prompt, prompt_truncated=fit.truncated)
-    made_by = {**provenance(config), "overrides": dict(sentence.overrides), "threads": thread_counts()}
+    identities = sentence.identities(config)
     results, started, searched = [], time.monotonic(), False
-    for k, files in enumerate(sentence.candidates):
+    for k, (files, identity) in enumerate(zip(sentence.candidates, identities)):
         # 2. candidate k: its search, resumable from its checkpoint (a finished one is not run again)
-        k_seed = candidate_seed(sentence.seed, k)
+        made_by = {"search": identity, "overrides": dict(sentence.overrides), "threads": thread_counts(),
+                   "device": str(generator.device)}
+        k_seed = identity["seed"]
         which = f"candidate {k} of {len(sentence.candidates)}, " if len(sentence.candidates) > 1 else ""
-        earlier = None if previous else searched_before(files, k_seed, record, made_by)
+        earlier = searched_before(files, record, made_by, log)
         if earlier is not None:  # this very search's files, from an earlier run of the job (an edit elsewhere)
             log(f"sentence {sentence.index} ({which}seed {k_seed}): this search's files are there, kept as they are")
             results.append(earlier)
@@ -116,83 +126,65 @@ def search_sentence(config: dict, text_name: str, sentence: SentenceSearch, gene
             f"{record.prompt!r} ({which}seed {k_seed}{story})")
         checkpoint = None
         if sentence.checkpoint:
-            key = search_key(parts=parts, seed=k_seed, settings=asdict(settings), generator=generator.name,
-                             clip=clip.name, device=str(generator.device), start=start_key(previous))
-            checkpoint = Checkpointer(candidate_checkpoint(sentence.checkpoint, k), key,
+            checkpoint = Checkpointer(candidate_checkpoint(sentence.checkpoint, k), digest(made_by),
                                       every=config["search"]["checkpoint_every"], log=log)
         result = run_search(parts, k_seed, generator, clip, settings, previous, checkpoint, log)
-        # 3. its held-out scores
-        scores = judge(generator, clip, result, parts, settings, k_seed, judge_clip)
-        # 4. its record and files
+        # 3. its record and files
         latents = Latents(
             noise=result.noise, class_vector=result.class_vector, class_mode=result.class_mode,
             truncation=settings.truncation, grayscale=settings.grayscale, seed=k_seed, generator=generator.name,
-            sentence=record, search=outcome(result, settings, clip.name, scores), provenance=made_by)
-        write_search_files(files, latents, result, settings, generator)
+            sentence=record, search=outcome(result, settings, clip.name), provenance=made_by)
+        write_search_files(files, latents, result, generator)
         log(f"best loss {result.loss:.4f}, CLIP similarity {result.similarity:.4f} (iteration "
-            f"{result.iteration + 1}); judge: {', '.join(f'{name} {v:.4f}' for name, v in scores.items())}")
+            f"{result.iteration + 1})")
         results.append(latents)
         searched = True
-    # 5. what the sentence's searches took, for the text's progress and the report's timings
+    # 4. what the sentence's searches took, for the text's progress and the report's timings
     if text_dir is not None and searched:
         record_time(text_dir, "search", sentence.index, time.monotonic() - started,
                     candidates=len(sentence.candidates))
     return results
 
 
-def searched_before(files: SearchFiles, seed: int, sentence: Sentence, made_by: dict) -> Latents | None:
-    """A candidate's files as an earlier run of this very search left them (the same sentence, prompt,
-    seed, settings, models and package versions, every file there), or None. The search job's outputs
-    are Snakemake `update()` files, so that a block run again for one edited sentence keeps the others."""
-    paths = [files.latents, files.image, files.history, files.plot] + ([files.progress] if files.progress else [])
-    if not all(Path(path).is_file() for path in paths):
+def searched_before(files: SearchFiles, sentence: Sentence, made_by: dict, log=print) -> Latents | None:
+    """A candidate's files as an earlier run of this very search left them (the same sentence and
+    identity, on the same device with as many threads, every file there), or None. A latents file that
+    cannot be read is set aside (`<name>.damaged`) and searched again."""
+    if not all(Path(path).is_file() for path in files.written):
         return None
     try:
         found = Latents.load(files.latents)
-    except LatentsError:
+    except LatentsError as err:
+        log(set_aside(files.latents, err))
         return None
-    same = (found.seed == seed and found.sentence == sentence
-            and json.dumps(found.provenance, sort_keys=True) == json.dumps(made_by, sort_keys=True))
-    return found if same else None
+    return found if found.sentence == sentence and found.provenance == made_by else None
 
 
-def write_search_files(files: SearchFiles, latents: Latents, result: SearchResult, settings: SearchSettings,
-                       generator) -> None:
+def story_pick(config: dict, sentence: SentenceSearch, records: list[Latents], generator, clip, judge_clip,
+               log) -> Latents:
+    """In story mode the next sentence starts from the candidate the keep job will keep: the artist's
+    pick, else the best judge score (each candidate judged here as the judge job judges it, its verdict
+    saved for that job)."""
+    if sentence.pick is not None or len(records) == 1:
+        return records[sentence.pick or 0]
+    identity, crops = judge_identity(config), JudgeSettings.from_config(config).crops
+    judged = []
+    for files, record in zip(sentence.candidates, records):
+        verdict = judged_before(files.latents, identity) or judge_candidate(config, record, files.latents, identity,
+                                                                            generator, clip, judge_clip, crops)
+        judged.append(record.with_scores(verdict))
+    choice = Candidates.among(judged)
+    log(f"sentence {sentence.index}: the next sentence starts from candidate {choice.kept} (judge)")
+    return records[choice.kept]
+
+
+def write_search_files(files: SearchFiles, latents: Latents, result: SearchResult, generator) -> None:
     latents.save(files.latents)
     write_png(files.image, render_still(generator, latents))
     write_history_tsv(result.history, files.history)
     plot_history(result.history, files.plot, title=f"{latents.sentence.index}: {latents.sentence.prompt}")
-    if files.progress:
-        write_progress_video(generator, result, settings, files.progress)
-
-
-def load_models(config: dict, settings: SearchSettings):
-    """The generator and the guiding CLIP on the search's device, with the speed settings applied."""
-    from ..models.clip import load_clip
-    from ..models.device import tune_for_speed
-    from ..models.generator import load_generator
-
-    device = select_device(config["search"]["device"])
-    generator = load_generator(config["generator"]["model"], device)
-    clip = load_clip(config["clip"]["model"], config["clip"]["pretrained"], device)
-    tune_for_speed(generator, clip, channels_last=settings.channels_last, compiled=settings.compile)
-    return generator, clip
-
-
-def load_judge_clip(config: dict, device):
-    """The second CLIP that judges the image (judge.model), or None."""
-    from ..models.clip import load_clip
-
-    judge_config = config["judge"]
-    return load_clip(judge_config["model"], judge_config["pretrained"], device) if judge_config["model"] else None
-
-
-def start_key(previous: Latents | None):
-    """What of a story start the checkpoint's key depends on."""
-    if previous is None:
-        return None
-    return {"noise": np.asarray(previous.noise).tolist(), "class_mode": previous.class_mode,
-            "class_vector": np.asarray(previous.class_vector).tolist()}
+    if files.steps is not None:
+        save_steps(files.steps, result)
 
 
 def run_search(parts, seed: int, generator, clip, settings: SearchSettings, previous, checkpoint, log) -> SearchResult:
@@ -208,10 +200,8 @@ def run_search(parts, seed: int, generator, clip, settings: SearchSettings, prev
             checkpoint.restore_signal_handlers()
 
 
-def outcome(result: SearchResult, settings: SearchSettings, clip_name: str, scores: dict) -> SearchOutcome:
+def outcome(result: SearchResult, settings: SearchSettings, clip_name: str) -> SearchOutcome:
     return SearchOutcome(loss=result.loss, similarity=result.similarity, start_loss=result.start_loss,
                          best_iteration=result.iteration, optimizer=settings.optimizer,
                          initial_class=str(settings.initial_class), clip=clip_name,
-                         judge_similarity=scores.get("judge_similarity"),
-                         judge2_similarity=scores.get("judge2_similarity"),
                          history=history_columns(result.history))
