@@ -13,6 +13,7 @@ from machine_imagination.models import ModelError
 from machine_imagination.models.clip import clip_files
 from machine_imagination.models.generator import generator_files
 from machine_imagination.project import ConfigError, resolve_project
+from machine_imagination.report.manifest import rerun_warning
 from machine_imagination.text import TextError
 from machine_imagination.worlds.tiny import TINY_CLIP, TINY_GENERATOR
 
@@ -35,6 +36,9 @@ if workflow.is_main_process:
         for message in set_aside_damaged(sorted(Path("results", text).glob("latents/*.npz"))
                                          + sorted(Path("results", text).glob("candidates/*/*.npz"))):
             print(message, file=sys.stderr)
+# A rerun on other package versions, or another kind of machine, than a text's results says so once.
+if workflow.is_main_process and (warning := rerun_warning(config)):
+    print(warning, file=sys.stderr)
 DOWNLOADS = PROJECT.downloads  # named models without weights.cache: rule download_models (weights.smk)
 DOWNLOADED = "resources/named-models.json"
 
