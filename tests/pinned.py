@@ -117,8 +117,9 @@ def latents_values(path: Path) -> tuple[dict, dict]:
 
 
 def film_thumbnails(path: Path) -> tuple[list, list]:
-    """A film's frame size and the thumbnail of each decoded frame."""
-    reader = imageio_ffmpeg.read_frames(str(path))
+    """A film's frame size and the thumbnail of each decoded frame (each frame once, as coded: ffmpeg's
+    default would repeat frames to fit the rate it guesses for a film of a few frames)."""
+    reader = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
     width, height = next(reader)["size"]
     return [height, width, 3], [thumbnail(np.frombuffer(f, np.uint8).reshape(height, width, 3), FRAME_BLOCK)
                                 for f in reader]
