@@ -20,8 +20,6 @@ and encoding of film frames are timed separately. Prints a table and writes JSON
 from __future__ import annotations
 
 import argparse
-import copy
-import functools
 import json
 import os
 import platform
@@ -43,65 +41,20 @@ from machine_imagination.models.generator import Generator, load_generator, prep
 from machine_imagination.search.augment import random_crop_boxes  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
+from machine_imagination.worlds.full_size import biggan_deep_config, random_biggan, random_clip_model  # noqa: E402,F401
 
 CASES = {
     "tiny": {"resolution": 128, "population": 4, "crops": 4},
     "cpu": {"resolution": 128, "population": 8, "crops": 8},
     "notebook": {"resolution": 512, "population": 50, "crops": 64},
 }
-# BigGAN-deep: two blocks per resolution (the second upsamples); 10/12/14 blocks at 128/256/512 px.
-CHANNELS = {128: [16, 16, 8, 4, 2, 1], 256: [16, 16, 8, 8, 4, 2, 1], 512: [16, 16, 8, 8, 4, 2, 1, 1]}
 TINY_DIR = Path("/tmp/machine-imagination-bench")
-
-
-def biggan_deep_config(resolution: int) -> dict:
-    widths = CHANNELS[resolution]
-    layers = []
-    for a, b in zip(widths[:-1], widths[1:]):
-        layers += [(False, a, a), (True, a, b)]
-    return {"output_dim": resolution, "z_dim": 128, "class_embed_dim": 128, "channel_width": 128,
-            "num_classes": 1000, "layers": layers, "attention_layer_position": 8, "eps": 1e-4, "n_stats": 51}
-
-
-def random_biggan(resolution: int):
-    """The library's BigGAN-deep with seeded random weights, in eval mode, as published (spectral-norm
-    hooks, the 128-channel last conv), scaled so that its images are finite: straight from the
-    constructor the final batch norm is uninitialised, spectral norm's singular-vector estimates are
-    random and the batch norms' statistics are placeholders, and activations overflow within 4 blocks.
-    A fresh copy on each call (made once: calibrating takes seconds at 512 px)."""
-    return copy.deepcopy(_calibrated_biggan(resolution))
-
-
-@functools.lru_cache(maxsize=None)
-def _calibrated_biggan(resolution: int):
-    import torch.nn.functional as F
-    from pytorch_pretrained_biggan import BigGAN, BigGANConfig
-    from torch.nn.utils.spectral_norm import SpectralNorm
-
-    from machine_imagination.worlds.tiny import calibrate_batchnorms
-
-    torch.manual_seed(0)
-    biggan = BigGAN(BigGANConfig.from_dict(biggan_deep_config(resolution))).eval()
-    with torch.no_grad():
-        biggan.generator.bn.weight.fill_(1.0)
-        biggan.generator.bn.bias.zero_()
-        # Power iterations on each weight alone (what training's forwards would do, one per call).
-        for module in biggan.modules():
-            for norm in [h for h in module._forward_pre_hooks.values() if isinstance(h, SpectralNorm)]:
-                matrix = norm.reshape_weight_to_matrix(getattr(module, norm.name + "_orig"))
-                u, v = getattr(module, norm.name + "_u"), getattr(module, norm.name + "_v")
-                for _ in range(30):
-                    v.copy_(F.normalize(matrix.t() @ u, dim=0, eps=norm.eps))
-                    u.copy_(F.normalize(matrix @ v, dim=0, eps=norm.eps))
-    calibrate_batchnorms(biggan, torch.randn(2, 128) * 0.5, torch.softmax(torch.randn(2, 1000) * 3.0, dim=-1))
-    return biggan.requires_grad_(False)
 
 
 def random_clip(device) -> Clip:
     import open_clip
 
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32", pretrained=None, device=device).eval().requires_grad_(False)
+    model = random_clip_model("ViT-B-32").to(device)
     return Clip(model, open_clip.get_tokenizer("ViT-B-32"), "random ViT-B-32", 224, OPENAI_MEAN, OPENAI_STD)
 
 

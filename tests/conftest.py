@@ -72,29 +72,6 @@ def snakemake_run():
     return snakemake
 
 
-def machine_kind() -> str:
-    """The CPU kind that pinned floating-point results depend on: its vendor and whether it has
-    AVX-512 (torch's and oneDNN's kernels, and MKL's code paths, differ between them, so sums round
-    differently; measured: an AMD EPYC with AVX-512 differs from the kind the first pins were made on)."""
-    vendor, avx512 = "unknown", False
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("vendor_id"):
-                vendor = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                avx512 = "avx512f" in line.split(":", 1)[1].split()
-    return f"{vendor}{'-avx512' if avx512 else ''}"
-
-
-def pins(path: Path, *, recording: bool = False) -> Path:
-    """The pinned values for this machine: `path` with the machine kind before its suffix
-    (`offline.AuthenticAMD-avx512.json`) where that file exists (or is being recorded), else `path`
-    itself (the kind the first pins were made on). A refactor leaves every kind's pins unchanged."""
-    own = path.with_name(f"{path.stem}.{machine_kind()}{path.suffix}")
-    return own if recording or own.is_file() else path
-
-
 SHAPES_TEXT = "".join(open(REPO / "texts" / "shapes-demo.txt").readlines()[:4])
 
 

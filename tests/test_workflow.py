@@ -181,7 +181,7 @@ def test_contact_sheet_summary_manifest_and_report(project, snakemake_run):
     manifest = __import__("json").loads((out / "manifest.json").read_text())
     assert {"latents/0000.npz", "film.mp4", "contact_sheet.png", "segments/title.mp4"} <= set(manifest["files"])
     assert [s["seed"] for s in manifest["sentences"]] == [int(r.split("\t")[3]) for r in summary[1:]]
-    assert manifest["packages"]["torch"] and manifest["models"]["generator"].endswith("biggan-tiny")
+    assert manifest["environment"]["distributions"]["torch"] and manifest["models"]["generator"].endswith("biggan-tiny")
 
     verify = [sys.executable, "-m", "machine_imagination.cli", "verify", str(out)]
     ok = subprocess.run(verify, capture_output=True, text=True)
@@ -210,6 +210,63 @@ def test_tampered_results_fail_the_manifest_check(project, tmp_path):
     assert "images/0001.png: changed" in run.stdout
     assert "segments/0003.mp4: missing" in run.stdout
     assert "extra.txt: not in the manifest" in run.stdout
+
+
+def test_a_rerun_in_another_environment_warns_once_and_verify_says_how_to_reinstall(project, tmp_path,
+                                                                                   snakemake_run):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from machine_imagination.environment import read_lock
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
+    path = results(copy) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    environment = manifest["environment"]
+    # what made the film: every installed package, the commit, the machine of Snakemake and of the jobs
+    assert environment["distributions"]["torch"] and environment["distributions"]["snakemake"]
+    assert re.fullmatch(r"[0-9a-f]{40}", environment["pipeline"]["commit"]) and environment["pipeline"]["dirty"] in (
+        True, False)
+    machine = environment["machine"]
+    assert machine["cpu"].startswith(("x86_64 ", "aarch64 ")) and machine["gpu"] is None  # device: cpu
+    assert environment["jobs"] == {"search": [{**machine, "count": 4}], "segments": [{**machine, "count": 4}]}
+
+    def dry_run():
+        run = snakemake_run(copy, "--configfile", "config.yaml", "-n")
+        assert run.returncode == 0, run.stdout + run.stderr
+        return [line for line in run.stderr.splitlines() if line.startswith("Warning: this run's environment")], run
+
+    def verify():
+        run = subprocess.run([sys.executable, "-m", "machine_imagination.cli", "verify", str(results(copy))],
+                             capture_output=True, text=True)
+        assert run.returncode == 0 and "OK, every file matches its manifest" in run.stdout, run.stdout + run.stderr
+        return run.stdout
+
+    # 1. the same environment: no warning, nothing to reinstall
+    assert dry_run()[0] == [] and "to reinstall" not in verify()
+    # 2. one locked version changed in the manifest: one warning before any job, naming it; verify too
+    name = "numpy"
+    installed = environment["distributions"][name]
+    assert read_lock(REPO / "requirements.lock")[name] == installed
+    environment["distributions"][name] = "1.0.0"
+    path.write_text(json.dumps(manifest))
+    warnings, run = dry_run()
+    assert len(warnings) == 1, run.stderr
+    assert f"results/four: {name} {installed} (the film: 1.0.0)" in run.stderr and "CPU kind" not in run.stderr
+    report = verify()
+    assert f"made in another environment than this one: {name} {installed} (the film: 1.0.0)" in report
+    assert f"-m pip install --no-deps {name}==1.0.0" in report.split("to reinstall what made it:")[1]
+    # 3. the film made on another kind of machine: the warning names the CPU kind
+    environment["distributions"][name] = installed
+    other = {**machine, "cpu": "x86_64 GenuineIntel avx512"}
+    environment.update(machine=other, jobs={"search": [{**other, "count": 4}]})
+    path.write_text(json.dumps(manifest))
+    warnings, run = dry_run()
+    assert len(warnings) == 1 and f"CPU kind {machine['cpu']} (the film: x86_64 GenuineIntel avx512)" in run.stderr
+    assert "CPU kind" in verify()
 
 
 def searched_bytes(out: Path) -> dict:

@@ -299,7 +299,7 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .report.manifest import verify_manifest
+    from .report.manifest import environment_changes, verify_manifest
 
     failed = False
     for root in args.results:
@@ -308,6 +308,19 @@ def cmd_verify(args) -> int:
         print(f"{root}: " + ("OK, every file matches its manifest" if not problems else "MISMATCH"))
         for problem in problems:
             print(f"  {problem}")
+        # what made it, against what runs here: reported, not a failure (the files are what they are)
+        changes = environment_changes(root)
+        if changes is None:
+            print("  its manifest records no environment (made before manifests recorded one)")
+            continue
+        if changes:
+            print("  made in another environment than this one: " + "; ".join(changes.named()))
+        if changes.commit:
+            now = changes.commit[1] or "unknown"
+            print(f"  made by the pipeline at commit {changes.commit[0]} (this checkout: {now})")
+        command = changes.reinstall_command()
+        if command:
+            print(f"  to reinstall what made it:\n    {command}")
     return 1 if failed else 0
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .environment import job_machine
 from .files import atomic_write_text, write_json
 from .text import read_prompts_tsv
 
@@ -33,8 +34,10 @@ def timing_file(text_dir, stage: str, index: int) -> Path:
 
 
 def record_time(text_dir, stage: str, index: int, seconds: float, **details) -> None:
-    """What sentence or segment `index` took in `stage`, and when it finished."""
-    write_json(timing_file(text_dir, stage, index), {"seconds": round(seconds, 3), "finished": time.time(), **details})
+    """What sentence or segment `index` took in `stage`, when it finished, and on what machine (the
+    manifest lists the jobs' machines from these records)."""
+    write_json(timing_file(text_dir, stage, index), {"seconds": round(seconds, 3), "finished": time.time(),
+                                                     "machine": job_machine().to_json(), **details})
 
 
 def read_records(text_dir, stage: str) -> dict[int, dict]:

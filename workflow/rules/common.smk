@@ -4,6 +4,7 @@
 # and the input functions the rules share. Parsing writes nothing: the same code runs for a dry run,
 # --lint, --report and inside every cluster job.
 import re
+import sys
 from dataclasses import replace
 
 from snakemake.exceptions import WorkflowError
@@ -14,6 +15,7 @@ from machine_imagination.models.generator import generator_files
 from machine_imagination.pipeline import BLOCK_PATTERN, DIGEST_PATTERN, Block, TextJobs
 from machine_imagination.project import ConfigError, resolve_project
 from machine_imagination.receipts import check_products
+from machine_imagination.report.manifest import rerun_warning
 from machine_imagination.text import TextError
 from machine_imagination.worlds.tiny import TINY_CLIP, TINY_GENERATOR
 
@@ -39,6 +41,9 @@ config.update(PROJECT.config)
 PROMPTS = PROJECT.prompts
 JOBS = {text: TextJobs(text, config, prompts) for text, prompts in PROMPTS.items()}
 WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
+# A rerun on other package versions, or another kind of machine, than a text's results says so once.
+if workflow.is_main_process and (warning := rerun_warning(config)):
+    print(warning, file=sys.stderr)
 DOWNLOADS = PROJECT.downloads  # named models without weights.cache: rule download_models (weights.smk)
 DOWNLOADED = "resources/named-models.json"
 # What earlier runs made must still be there: a file that a job's receipt lists and that is gone or cut

@@ -318,8 +318,9 @@ def _check_loads(item: Fetch, directory: Path) -> None:
         raise FetchError(f"the fetched {item.kind} '{item.model}' does not load: {message}") from None
 
 
-def fetch(item: Fetch, log=print) -> Path:
-    """Fetch one model into `item.directory` (nothing to do if it is there and verifies)."""
+def fetch(item: Fetch, log=print, source=None) -> Path:
+    """Fetch one model into `item.directory` (nothing to do if it is there and verifies). `source`:
+    what gets each file instead of `download` (same signature), e.g. a copy of local files."""
     final = Path(item.directory)
     if is_fetched(final, item.names):
         log(f"{final}: already fetched and verified")
@@ -338,7 +339,7 @@ def fetch(item: Fetch, log=print) -> Path:
         for remote in remotes:
             log(f"downloading {remote.url}")
             try:
-                expected = download(remote.url, partial / remote.name)
+                expected = (source or download)(remote.url, partial / remote.name)
             except Exception as err:  # network errors come in many types; all mean the same here
                 raise FetchError(f"{remote.url}: download failed ({type(err).__name__}: {err})") from None
             sums[remote.name] = verify(partial / remote.name, expected, remote.url)

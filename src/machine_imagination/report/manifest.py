@@ -1,11 +1,15 @@
-"""Provenance of a results tree: `manifest.json` records what made it and a SHA-256 of every output,
-and `verify_manifest` re-checks a tree against it (also as `machine-imagination verify DIR`)."""
+"""Provenance of a results tree: `manifest.json` records what made it (the config, the seeds, the models,
+the environment: every installed distribution, the pipeline's commit, the machines) and a SHA-256 of
+every output; `verify_manifest` re-checks a tree against it (also as `machine-imagination verify DIR`),
+and `environment_changes` / `rerun_warning` say how this environment differs from the one that made it."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..files import package_versions, sha256_file as sha256, write_json
+from ..environment import Changes, Environment, Machine, compare, machine_counts
+from ..files import sha256_file as sha256, write_json
+from ..status import read_records
 from ..text import read_prompts_tsv
 
 MANIFEST = "manifest.json"
@@ -23,7 +27,7 @@ def output_files(root: Path) -> list[Path]:
 
 def write_manifest(root, config: dict, text_name: str) -> dict:
     """Write `<root>/manifest.json`: the config, each sentence's seed and prompt (from the text's
-    prompts.tsv), the models, package versions and the SHA-256 of every file under `root`."""
+    prompts.tsv), the models, the environment and the SHA-256 of every file under `root`."""
     root = Path(root)
     manifest = {
         "text": text_name,
@@ -33,7 +37,7 @@ def write_manifest(root, config: dict, text_name: str) -> dict:
                       for row in read_prompts_tsv(root / "prompts.tsv")],
         "models": {"generator": config["generator"]["model"],
                    "clip": f"{config['clip']['model']}/{config['clip']['pretrained']}"},
-        "packages": package_versions(),
+        "environment": Environment.here(config, jobs=job_machines(root)).to_json(),
         "files": {p.relative_to(root).as_posix(): sha256(p) for p in output_files(root)},
     }
     write_json(root / MANIFEST, manifest)
@@ -59,3 +63,51 @@ def verify_manifest(root) -> list[str]:
         if name not in recorded:
             problems.append(f"{name}: not in the manifest")
     return problems
+
+
+def job_machines(root) -> dict[str, list[dict]]:
+    """The machines the search and render jobs ran on, per stage, as their timing records say (one
+    record per sentence searched or segment rendered; records from before they named it are left out)."""
+    jobs = {}
+    for stage in ("search", "segments"):
+        machines = [Machine.from_json(record["machine"]) for record in read_records(root, stage).values()
+                    if isinstance(record.get("machine"), dict)]
+        if machines:
+            jobs[stage] = machine_counts(machines)
+    return jobs
+
+
+def recorded_environment(root) -> tuple[Environment | None, dict]:
+    """The environment `root`'s manifest records (None for a manifest that records none) and its config."""
+    try:
+        manifest = json.loads((Path(root) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None, {}
+    return Environment.from_manifest(manifest), manifest.get("config") or {}
+
+
+def environment_changes(root) -> Changes | None:
+    """How this environment differs from the one that made `root` (None: its manifest records none)."""
+    recorded, config = recorded_environment(root)
+    return None if recorded is None else compare(recorded, Environment.here(config))
+
+
+def rerun_warning(config: dict, results="results") -> str | None:
+    """One warning, before any job, when this run's installed versions (or, where the jobs ran where
+    Snakemake runs, its CPU kind or GPU model) differ from those that made a text's existing results;
+    None when nothing differs or no text has a manifest. A warning, not an error: the artist decides."""
+    here, lines = None, []
+    for text in config["texts"]:
+        root = Path(results, text)
+        recorded, _ = recorded_environment(root)
+        if recorded is None:
+            continue
+        here = here or Environment.here(config, with_commit=False)
+        changes = compare(recorded, here)
+        if changes:
+            lines.append(f"  {root}: {'; '.join(changes.named())}")
+    if not lines:
+        return None
+    return ("Warning: this run's environment differs from the one that made the results below; the run goes on, "
+            "and results it makes again may differ in their last bits. `machine-imagination verify "
+            "results/<text>` prints the command that reinstalls what made them.\n" + "\n".join(lines))
