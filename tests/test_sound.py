@@ -370,3 +370,31 @@ def test_an_espeak_narration_paces_the_film(recorded, snakemake_run):
     assert np.sqrt(np.mean(spoken ** 2)) > 0.02, "the narration is not silent"
     assert [c.start for c in read_timing(out / "film.srt")] == pytest.approx(
         [plan.start_frame(i) / FPS for i in range(4)], abs=1e-3)
+
+
+@espeak
+def test_a_sentence_that_looks_like_an_option_is_spoken_not_obeyed(tmp_path):
+    """espeak-ng takes a sentence as data: '-f<file>' as a command-line argument would make it read that
+    file aloud (and other options could redirect its output). The narration of such a sentence is the
+    speech of its letters, exactly as espeak-ng reads them from a file, and nothing like the speech
+    of the file it names."""
+    from machine_imagination.audio import narrate
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("This file must never be read aloud, " * 8)
+    sentence = f"-f{secret}"
+
+    def spoken(text_file):  # espeak-ng reading a file: the sentence's text as data, for comparison
+        wav = subprocess.run(["espeak-ng", "-v", "en", "-s", "220", "--stdout", "-f", str(text_file)],
+                             capture_output=True, check=True).stdout
+        rate = int.from_bytes(wav[24:28], "little")  # a streamed WAV: its header does not count the samples
+        return (len(wav) - 44) / 2 / rate
+
+    literal = tmp_path / "literal.txt"
+    literal.write_text(sentence)
+    reading = narrate([sentence], voice="en", words_per_minute=220, pause=0.1, tail=0.1,
+                      out_wav=tmp_path / "r.wav", out_timing=tmp_path / "r.json")
+    seconds = reading.cues[0].end - reading.cues[0].start
+    assert seconds == pytest.approx(spoken(literal), abs=0.01)
+    assert seconds < spoken(secret) / 2, "the narration read the file the sentence names"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["literal.txt", "r.json", "r.wav", "secret.txt"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import AtomicFile, sha256_file, write_json
+from .inputs import shown
 from .video import AudioTrack, ffmpeg_exe
 
 SAMPLE_RATE = 48_000  # the decoded reading and the film's audio track
@@ -200,11 +201,13 @@ def espeak_exe() -> str:
 
 
 def speak(sentence: str, voice: str, words_per_minute: float) -> np.ndarray:
-    """One sentence read by espeak-ng: 48 kHz stereo int16 samples [N, 2]."""
-    result = subprocess.run([espeak_exe(), "-v", voice, "-s", str(round(words_per_minute)), "--stdout", sentence],
-                            capture_output=True)
+    """One sentence read by espeak-ng: 48 kHz stereo int16 samples [N, 2]. The sentence reaches it as
+    data, on its standard input (`--stdin`: read whole, as an argument would be), never on its command
+    line, where a sentence such as '-f/etc/hostname' would be an option (read that file aloud)."""
+    result = subprocess.run([espeak_exe(), "-v", voice, "-s", str(round(words_per_minute)), "--stdout", "--stdin"],
+                            input=sentence.encode("utf-8"), capture_output=True)
     if result.returncode != 0 or not result.stdout:
-        raise AudioError(f"espeak-ng could not read {sentence!r} with voice '{voice}': "
+        raise AudioError(f"espeak-ng could not read {shown(sentence)} with voice '{voice}': "
                          f"{result.stderr.decode(errors='replace').strip()}")
     # espeak-ng writes a WAV at its own rate (22050 Hz mono); ffmpeg resamples it to the film's rate.
     decoded = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "wav", "-i", "pipe:", "-ac", "2", "-ar",
