@@ -75,6 +75,14 @@ def test_bad_timing_files_name_the_file_line_and_sentence(tmp_path):
     (tmp_path / "bad.txt").write_text("0.5\t1.0\tone\nsoon\tlater\ttwo\n")
     with pytest.raises(AudioError, match=r"bad.txt, line 2: 'soon\tlater\ttwo' is neither an SRT cue"):
         read_timing(tmp_path / "bad.txt")
+    for times in ("-1.5\t-0.5", "nan\tnan", "0.5\tinf"):  # a recording's time never is
+        (tmp_path / "bad.txt").write_text(f"0.2\t0.4\tone\n{times}\ttwo\n")
+        with pytest.raises(AudioError, match=r"bad.txt, line 2: the label's times .* must be finite seconds from the "
+                                             r"recording's start, 0 or more"):
+            read_timing(tmp_path / "bad.txt")
+    (tmp_path / "bad.txt").write_text("0.2\t0.4\tone\n0.5\t0.7\ttw\x00o\n")
+    with pytest.raises(AudioError, match=r"bad.txt, line 2: control character U\+0000 \(NUL\)"):
+        read_timing(tmp_path / "bad.txt")
     (tmp_path / "bad.srt").write_text("1\n00:00:01 --> 00:00:02,000\nOne.\n")
     with pytest.raises(AudioError, match="bad.srt, line 2: .* is not an SRT time line"):
         read_timing(tmp_path / "bad.srt")
@@ -181,7 +189,7 @@ def sound_project(tmp_path, monkeypatch):
     (dict(reading="nope.wav"), "config key 'audio.t': the audio file 'nope.wav' does not exist"),
     (dict(reading="t.txt"), "config key 'audio.t': cannot read the audio file 't.txt'"),
     (dict(music="music.wav"), "config key 'audio.t': cannot read the audio file 'music.wav'"),
-    (dict(timing="missing.srt"), "cannot read the timing file 'missing.srt'"),
+    (dict(timing="missing.srt"), "the timing file 'missing.srt' does not exist"),
     (dict(film={"pacing": "fixed"}), "config key 'audio.t.reading': a recorded reading paces the film only with "
                                      "film.pacing: audio"),
     (dict(film={"frame": [1921, 1080]}), "config key 'film.frame': 1921x1080 has an odd side"),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import AtomicFile, sha256_file, write_json
-from .inputs import shown
+from .inputs import SHOWN, control_character, file_problem, shown
 from .video import AudioTrack, ffmpeg_exe
 
 SAMPLE_RATE = 48_000  # the decoded reading and the film's audio track
@@ -80,10 +80,17 @@ def read_timing(path) -> list[Cue]:
     """The cues of a timing file: SRT (cue i is sentence i) or an Audacity label track (tab-separated
     start, end, label per line; a point label, start = end, has no end)."""
     path = Path(path)
+    problem = file_problem(path)
+    if problem:
+        raise AudioError(f"the timing file '{path}' {problem}")
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise AudioError(f"cannot read the timing file '{path}': {err}") from None
+    found = control_character("\n".join(lines))
+    if found:
+        raise AudioError(f"{path}, line {found[0]}: control character {found[1]}; a timing file may hold only "
+                         "printable characters, tabs and line breaks")
     if any("-->" in line for line in lines):
         return _srt_cues(path, lines)
     return _label_cues(path, lines)
@@ -96,7 +103,7 @@ def _srt_cues(path: Path, lines: list[str]) -> list[Cue]:
             continue
         match = _SRT_CUE.match(line)
         if not match:
-            raise AudioError(f"{path}, line {number}: '{line.strip()}' is not an SRT time line "
+            raise AudioError(f"{path}, line {number}: '{line.strip()[:SHOWN]}' is not an SRT time line "
                              "(HH:MM:SS,mmm --> HH:MM:SS,mmm)")
         start, end = _srt_seconds(*match.groups()[:4]), _srt_seconds(*match.groups()[4:])
         text = []
@@ -117,8 +124,11 @@ def _label_cues(path: Path, lines: list[str]) -> list[Cue]:
         try:
             start, end = float(fields[0]), float(fields[1])
         except (IndexError, ValueError):
-            raise AudioError(f"{path}, line {number}: '{line.strip()}' is neither an SRT cue nor an Audacity "
+            raise AudioError(f"{path}, line {number}: '{line.strip()[:SHOWN]}' is neither an SRT cue nor an Audacity "
                              "label (start<TAB>end<TAB>label, in seconds)") from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end < 0:
+            raise AudioError(f"{path}, line {number}: the label's times {shown(fields[0].strip())} and "
+                             f"{shown(fields[1].strip())} must be finite seconds from the recording's start, 0 or more")
         cues.append(Cue(start, end if end > start else None, fields[2].strip() if len(fields) > 2 else ""))
     return cues
 
@@ -165,8 +175,9 @@ def wav_seconds(path) -> float:
 def probe_seconds(path) -> float:
     """Seconds of audio in a file ffmpeg reads (decoded in full: exact for any format)."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"the audio file '{path}' does not exist")
+    problem = file_problem(path)
+    if problem:
+        raise AudioError(f"the audio file '{path}' {problem}")
     # The samples are counted as they stream by, not kept: an hour of recording is 345 MB of them.
     # (ffmpeg's messages go to a file: a full stderr pipe would stall it while we read stdout.)
     with tempfile.TemporaryFile() as messages, subprocess.Popen(
