@@ -176,19 +176,24 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
     assert changed == {f"latents/{i:04d}.npz" for i in range(25)} | {f"segments/{i:04d}.mp4" for i in range(25)}
     edited = digests(results)["latents"]
     assert [name for name in edited if edited[name] != pinned["latents"][name]] == ["0003.npz"]
-    # 4. a job that fails for a reason of its own (latents that load but that the generator cannot use,
-    # planted by the test) is retried, then reported with the segment and its log, while the other jobs
-    # finish; the film is not assembled from a partial set
+    # 4. a job that fails for a reason of its own (segment 26's timing record cannot be written: the test
+    # plants a directory where it goes) is retried, then reported with the segment and its log, while the
+    # other jobs finish; the film is not assembled from a partial set
     film = (results / "film.mp4").stat().st_mtime_ns
-    broken = Latents.load(results / "latents" / "0026.npz")
-    dataclasses.replace(broken, noise=broken.noise[:7]).save(results / "latents" / "0026.npz")
+    (results / "timings" / "segments" / "0026.json").unlink()
+    (results / "timings" / "segments" / "0026.json" / "in-the-way").mkdir(parents=True)
     (results / "segments" / "0003.mp4").unlink()
-    # ... and a latents file cut short (a full disk, a copy cut off) is set aside and made again, not rendered
+    # ... and a latents file cut short (a full disk, a copy cut off), or one that is a sound archive but holds
+    # no point the generator can render (NaN values), is set aside and made again, not rendered
     truncated = results / "latents" / "0028.npz"
     truncated.write_bytes(truncated.read_bytes()[:300])
+    broken = Latents.load(results / "latents" / "0027.npz")
+    dataclasses.replace(broken, noise=broken.noise * float("nan")).save(results / "latents" / "0027.npz")
     code, out = run(project, "--retries", "1")
     assert "latents file 'results/long/latents/0028.npz' cannot be read" in out and "set aside" in out
+    assert "latents file 'results/long/latents/0027.npz' holds noise with NaN or infinite values" in out
     assert digests(results)["latents"]["0028.npz"] == pinned["latents"]["0028.npz"]
+    assert digests(results)["latents"]["0027.npz"] == pinned["latents"]["0027.npz"]
     assert code != 0
     assert "Error in rule render_0025_0029" in out and "logs/long/segments/0025-0029.log" in out, out[-4000:]
     assert "Trying to restart job" in out, "retried once"

@@ -11,7 +11,7 @@ from machine_imagination.film.plan import card_frames, frame_plan
 from machine_imagination.latents import set_aside_damaged
 from machine_imagination.models import ModelError
 from machine_imagination.models.clip import clip_files
-from machine_imagination.models.generator import generator_files
+from machine_imagination.models.generator import generator_files, latent_shape
 from machine_imagination.project import ConfigError, resolve_project
 from machine_imagination.text import TextError
 from machine_imagination.worlds.tiny import TINY_CLIP, TINY_GENERATOR
@@ -28,12 +28,14 @@ except (ConfigError, TextError, ModelError) as err:
 config.update(PROJECT.config)
 PROMPTS = PROJECT.prompts
 WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
-# A latents file that cannot be read (truncated, garbled) is set aside here, so that its job runs again
-# and nothing renders it (the main process only; jobs parse the workflow again).
+# A latents file that cannot be read (truncated, garbled) or holds no point this generator renders (NaN
+# values, another dtype or size) is set aside here, so that its job runs again and nothing renders it
+# (the main process only; jobs parse the workflow again).
 if workflow.is_main_process:
     for text in config["texts"]:
         for message in set_aside_damaged(sorted(Path("results", text).glob("latents/*.npz"))
-                                         + sorted(Path("results", text).glob("candidates/*/*.npz"))):
+                                         + sorted(Path("results", text).glob("candidates/*/*.npz")),
+                                         latent_shape(config["generator"]["model"])):
             print(message, file=sys.stderr)
 DOWNLOADS = PROJECT.downloads  # named models without weights.cache: rule download_models (weights.smk)
 DOWNLOADED = "resources/named-models.json"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..latents import LatentShape
 from . import NO_NETWORK_HELP, CheckpointMismatchError, ModelUnavailableError
-from .checkpoints import check_model_file, unreadable
+from .checkpoints import check_model_file, json_problem, unreadable
 from .classes import imagenet_classes
 
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
@@ -35,6 +36,19 @@ def generator_resolution(model: str) -> int:
         return int(model.rsplit("-", 1)[1])
     check_model_file(Path(model) / "config.json", "generator.model", "config", BIGGAN_CONFIG_KEYS)
     return int(json.loads((Path(model) / "config.json").read_text())["output_dim"])
+
+
+def latent_shape(model: str) -> LatentShape | None:
+    """The sizes of a generator spec's latents (`latents.LatentShape`), from its config.json without
+    loading its weights; None while a directory has no readable config (a model the workflow makes)."""
+    if generator_is_named(model):
+        return LatentShape(z_dim=128, num_classes=1000, embed_dim=128)  # every BigGAN-deep
+    config_file = Path(model) / "config.json"
+    if json_problem(config_file, BIGGAN_CONFIG_KEYS):
+        return None
+    config = json.loads(config_file.read_text())
+    return LatentShape(z_dim=int(config["z_dim"]), num_classes=int(config["num_classes"]),
+                       embed_dim=int(config["class_embed_dim"]))
 
 
 def generator_class_names(model: str) -> list[str]:
