@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from machine_imagination.film.captions import caption_warnings, film_title
 from machine_imagination.film.plan import card_frames, frame_plan
 from machine_imagination.latents import set_aside_damaged
 from machine_imagination.models import ModelError
@@ -14,6 +15,7 @@ from machine_imagination.models.clip import clip_files
 from machine_imagination.models.generator import generator_files, latent_shape
 from machine_imagination.project import ConfigError, resolve_project
 from machine_imagination.text import TextError
+from machine_imagination.video import FilmError
 from machine_imagination.worlds.tiny import TINY_CLIP, TINY_GENERATOR
 
 # The whole project is resolved here, once: validated with its defaults, its texts split into prompts,
@@ -28,6 +30,14 @@ except (ConfigError, TextError, ModelError) as err:
 config.update(PROJECT.config)
 PROMPTS = PROJECT.prompts
 WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
+# Checks whose cost grows with the text, once, in the main process: captions in characters the font
+# cannot draw, or too long for the frame, are warned of (machine-imagination check says the same).
+if workflow.is_main_process:
+    try:
+        for message in caption_warnings(config, PROMPTS):
+            print(f"warning: {message}", file=sys.stderr)
+    except FilmError as err:
+        raise WorkflowError(str(err)) from None
 # A latents file that cannot be read (truncated, garbled) or holds no point this generator renders (NaN
 # values, another dtype or size) is set aside here, so that its job runs again and nothing renders it
 # (the main process only; jobs parse the workflow again).
@@ -122,7 +132,7 @@ def plan_of(text):
 
 
 def title_of(text):
-    return config["titles"].get(text) or text.replace("-", " ").replace("_", " ").title()
+    return film_title(config, text)
 
 
 def film_segments(wildcards):
