@@ -209,5 +209,5 @@ def test_weights_must_be_finite_numbers():
     for weight in ("nan", "inf", "-inf", "infinity"):
         with pytest.raises(TextError, match=f"the weight of 'a fox' is '{weight}'"):
             parse_weighted_prompt(f"a fox:{weight} | a bird:1")
-    with pytest.raises(TextError, match="the weight of '{sentence}' is 'nan'"):
+    with pytest.raises(TextError, match="text.template '{sentence}:nan': the weight of '{sentence}' is 'nan'"):
         check_template("{sentence}:nan")

@@ -44,7 +44,7 @@ class Prompt:
     candidate: int | None = None  # the artist's pick among the sentence's candidates (overrides), or None: the judge's
 
 
-def parse_weighted_prompt(spec: str) -> list[tuple[str, float]]:
+def parse_weighted_prompt(spec: str, what: str = "prompt") -> list[tuple[str, float]]:
     """'a red fox:1 | blurry:-0.5' -> [('a red fox', 1.0), ('blurry', -0.5)]. A part without ':weight'
     has weight 1; only text after a part's last ':' that reads as a number is a weight, so a colon
     inside a sentence stays text."""
@@ -62,11 +62,11 @@ def parse_weighted_prompt(spec: str) -> list[tuple[str, float]]:
             except ValueError:
                 pass
         if not math.isfinite(weight):
-            raise TextError(f"prompt {shown(spec)}: the weight of {shown(text)} is {tail.strip()!r}; a weight is a "
+            raise TextError(f"{what} {shown(spec)}: the weight of {shown(text)} is {tail.strip()!r}; a weight is a "
                             "finite number such as 1 or -0.5")
         parts.append((text, weight))
     if not any(w > 0 for _, w in parts):
-        raise TextError(f"prompt {shown(spec)} has no part with a positive weight")
+        raise TextError(f"{what} {shown(spec)} has no part with a positive weight")
     return parts
 
 
@@ -166,7 +166,7 @@ def check_template(template: str, what: str = "text.template", needs_sentence: b
                             f"may use); {help}")
     if needs_sentence and not fields:
         raise TextError(f"{what} {shown(template)} does not contain {{sentence}}")
-    parts = parse_weighted_prompt(template)
+    parts = parse_weighted_prompt(template, what)
     if fields and not any("{sentence}" in text and w > 0 for text, w in parts):
         raise TextError(f"{what} {shown(template)}: {{sentence}} must be in a part with a positive weight")
 
