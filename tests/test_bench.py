@@ -136,3 +136,13 @@ def test_judge_scores_counts_the_prompts_each_score_picks_right_per_number_of_ca
     assert table[1] == {"oracle": 1, "a": 1, "b": 1}
     assert table[2] == {"oracle": 2, "a": 0, "b": 2}  # a: p0 -> 1 (wrong), p1 -> 0 (wrong); b: 0 and 1
     assert table[3] == {"oracle": 2, "a": 0, "b": 2}
+
+
+def test_parse_checks_times_a_jobs_and_the_main_processs_parse(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from parse_checks import main
+
+    assert main(["--copies", "2", "--repeats", "1", "--out", str(tmp_path / "p.json")]) == 0
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["sentences"] == 22 and saved["repeats"] == 1
+    assert all(saved[key] > 0 for key in ("job_parse_s", "main_parse_s", "caption_warnings_s"))

@@ -27,7 +27,7 @@ def config(tmp_path, tiny_models):
 
 
 def test_every_command_has_help():
-    for command in ([], ["sample"], ["interpolate"], ["search"], ["walk"], ["models", "fetch"], ["verify"]):
+    for command in ([], ["sample"], ["interpolate"], ["search"], ["walk"], ["models", "fetch"], ["check"], ["verify"]):
         run = subprocess.run([sys.executable, "-m", "machine_imagination.cli", *command, "--help"],
                              capture_output=True, text=True)
         assert run.returncode == 0 and "usage: machine-imagination" in run.stdout
@@ -154,3 +154,56 @@ def test_models_fetch_uses_the_pipelines_fetching(tmp_path, tiny_models, monkeyp
     assert f"biggan-deep-512 -> {tmp_path / 'cache' / 'biggan' / 'biggan-deep-512'}" in out
     assert (tmp_path / "cache" / "open_clip" / "ViT-B-32-openai" / "SHA256SUMS").is_file()
     assert len(calls) == 3
+
+
+def test_check_layers_config_files_as_snakemake_does_and_exits_0_only_when_the_project_would_run(
+        tmp_path, tiny_models, monkeypatch, capsys):
+    """`check` with several --configfile: a later file's keys override an earlier one's, key by key; with
+    none, config/config.yaml. It loads the model files (a checkpoint whose archive is sound but that a
+    safe load refuses is found), says which latents `repair` would set aside, moving none, and stops as a run
+    would on a file that a receipt lists at another size."""
+    from test_models import _damaged_copy, _executing_pickle
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.txt").write_text("A red fox. A blue whale.")
+    base = {"texts": {"t": "t.txt"}, "generator": {"model": str(tiny_models[0])},
+            "clip": {"model": str(tiny_models[1]), "pretrained": None}, "search": {"iterations": 3}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "more.yaml").write_text(yaml.safe_dump({"search": {"population": 10**9}}))
+    assert main(["check", "--configfile", "base.yaml"]) == 0
+    assert capsys.readouterr().out.endswith("OK: the project would run: t (2 sentences)\n")
+    assert main(["check", "--configfile", "base.yaml", "more.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "config key 'search.population': 1000000000 is greater than the maximum of 10000" in err
+    assert "search.iterations" not in err  # base.yaml's keys stay (a merge, not a replacement)
+    assert main(["check"]) == 2 and "config file 'config/config.yaml'" in capsys.readouterr().err
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(base))
+    assert main(["check"]) == 0
+    # a latents file a run would set aside: named, left where it is
+    bad = tmp_path / "results" / "t" / "latents" / "0001.npz"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"cut sh")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: latents file '{bad.relative_to(tmp_path)}' cannot be read" in out
+    assert "`machine-imagination repair results/t` sets it aside" in out
+    assert bad.read_bytes() == b"cut sh"
+    # one that a job's receipt lists at another size: the workflow's own message, before any job
+    from machine_imagination.receipts import Receipt
+
+    bad.write_bytes(b"cut short later")
+    Receipt.of("keep", "0001", {}, bad.parents[1], [bad]).save(bad.parents[1] / "receipts" / "keep" / "0001.json")
+    bad.write_bytes(b"cut sh")
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert "latents/0001.npz (listed by receipts/keep/0001.json): 6 bytes, 15 when it was made" in err
+    assert "Run `machine-imagination repair results/t`" in err
+    (bad.parents[1] / "receipts" / "keep" / "0001.json").unlink()
+    # a CLIP whose archive is sound but that a safe load refuses: only loading it finds it
+    unsafe = _damaged_copy(tiny_models[1], tmp_path / "unsafe", "open_clip_pytorch_model.bin", _executing_pickle)
+    (tmp_path / "judge.yaml").write_text(yaml.safe_dump({"judge": {"model": str(unsafe)}}))
+    assert main(["check", "--configfile", "base.yaml", "judge.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert f"judge.model: cannot load the file '{unsafe}/open_clip_pytorch_model.bin'" in err
+    assert "weights_only" not in err

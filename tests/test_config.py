@@ -150,3 +150,44 @@ def test_the_typed_settings_take_their_defaults_from_the_schema():
     # every search key is either a setting of the engine, or said to change no result, or the job's
     assert set(defaults("search")) == {f.name for f in fields(SearchSettings)} - {"truncation"} | set(
         SPEED_ONLY) | set(ENGINE_EXTRA)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"search": {"class_entropy": "1e-4"}}, r"'search.class_entropy': '1e-4' is not of type 'number' \(YAML reads 1e-4 "
+                                            r"as text, not as a number: write 1.0e-4, with a dot\)"),
+    ({"search": {"iterations": "1e3"}}, r"'search.iterations': '1e3' is not of type 'integer' \(YAML reads 1e3 as "
+                                        r"text: write 1000\)"),
+    ({"film": {"card_seconds": float("inf")}}, "config key 'film.card_seconds': inf is not a finite number"),
+    ({"film": {"hold_max": float("nan")}}, "config key 'film.hold_max': nan is not a finite number"),
+    ({"film": {"credits": "The\x00End"}}, r"config key 'film.credits': control character U\+0000 \(NUL\)"),
+    ({"search": {"population": 10**9}}, r"'search.population': 1000000000 is greater than the maximum of 10000 "
+                                        r"\(every generation renders and scores each candidate"),
+    ({"film": {"size": 100000}}, r"'film.size': 100000 is greater than the maximum of 8192 \(8192 pixels"),
+    ({"search": {"optimizer": "x" * 10**6}}, r"'search.optimizer': 'x{80}…' \(1000000 characters\) is not one of"),
+])
+def test_values_that_cannot_work_are_named_on_one_line(change, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        validate_config({"texts": {"t": "t.txt"}, **change})
+    assert all(len(line) < 500 for line in str(caught.value).splitlines())
+
+
+def test_a_yaml_alias_bomb_is_refused_without_expanding_it():
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"{b}: &{b} [{', '.join(['*' + a] * 10)}]" for a, b in zip("abcdefgh", "bcdefghi")]
+    bomb = yaml.safe_load("\n".join(levels))  # 10**9 strings, were it expanded
+    with pytest.raises(ConfigError, match="holds more than 100000 values"):
+        validate_config({"texts": {"t": "t.txt"}, "text": bomb["i"]})
+    small = yaml.safe_load("\n".join(levels[:4]))  # 10**4: within the budget; the message shows a line of it
+    with pytest.raises(ConfigError, match=r"config key 'text': \[\[\[\['x', .*… is not of type 'object'$") as caught:
+        validate_config({"texts": {"t": "t.txt"}, "text": small["d"]})
+    assert len(str(caught.value)) < 300
+
+
+def test_the_schema_bounds_are_the_codes():
+    from machine_imagination.text import MAX_ITERATIONS, MAX_SENTENCE_CHARS, SEED_MAX
+
+    schema = load_schema()
+    assert schema["properties"]["seed"]["maximum"] == SEED_MAX
+    assert schema["properties"]["search"]["properties"]["iterations"]["maximum"] == MAX_ITERATIONS
+    readme = (REPO / "config" / "README.md").read_text()
+    assert re.search(rf"at most {MAX_SENTENCE_CHARS}\s+characters", readme) and "2⁶³ − 1" in readme

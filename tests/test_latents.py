@@ -1,3 +1,5 @@
+import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +50,54 @@ def test_unreadable_and_incomplete_files_are_named(tmp_path):
     with pytest.raises(LatentsError, match="partial.npz' lacks truncation, class_logits"):
         Latents.load(tmp_path / "partial.npz")
 
+
+def _arrays_with(**changed):
+    return {**record().to_arrays(), **changed}
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (_arrays_with(noise=np.full(128, np.nan, np.float32)), "holds noise with NaN or infinite values"),
+    (_arrays_with(class_logits=np.full(1000, np.inf, np.float32)), "holds class_logits with NaN or infinite values"),
+    (_arrays_with(noise=np.zeros(128, np.int64)), "holds noise of type int64, not floating-point numbers"),
+    (_arrays_with(noise=np.array("a fox")), "holds noise of type <U5, not floating-point numbers"),
+    (_arrays_with(noise=np.zeros((2, 64), np.float32)), r"holds noise of shape \(2, 64\), not a vector"),
+    (_arrays_with(noise=np.zeros(7, np.float32)), "holds noise of 7 values, but the generator takes 128"),
+    (_arrays_with(class_logits=np.zeros(999, np.float32)), "class_logits of 999 values, but the generator takes 1000"),
+    (_arrays_with(truncation=np.float64(2.0)), r"holds truncation 2.0, not in \(0, 1\]"),
+    (_arrays_with(provenance="{not json"), "holds a malformed entry"),
+    (_arrays_with(index=np.array("three")), "holds a malformed entry"),
+])
+def test_a_valid_archive_that_holds_no_renderable_point_is_set_aside(tmp_path, arrays, message):
+    """Like a truncated file, it is renamed <name>.damaged (no output: the manifest skips it), so that
+    its job runs again; a sound file next to it stays."""
+    from machine_imagination.latents import LatentShape, damaged_latents, save_arrays, set_aside
+
+    save_arrays(tmp_path / "0001.npz", arrays)
+    record().save(tmp_path / "0002.npz")
+    shape = LatentShape(z_dim=128, num_classes=1000, embed_dim=128)
+    messages = [set_aside(path, problem)
+                for path, problem in damaged_latents([tmp_path / "0001.npz", tmp_path / "0002.npz"], shape)]
+    assert len(messages) == 1 and f"latents file '{tmp_path / '0001.npz'}' " in messages[0]
+    assert re.search(message, messages[0]) and messages[0].endswith("set aside as '0001.npz.damaged' to be made again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.npz.damaged", "0002.npz"]
+
+
+def test_set_aside_files_are_no_outputs(tmp_path):
+    """The manifest never lists a set-aside file, and `verify` ignores one (also where an older manifest
+    listed it, before it was removed)."""
+    import hashlib
+    import json
+
+    from machine_imagination.report.manifest import output_files, verify_manifest
+
+    record().save(tmp_path / "latents" / "0000.npz")
+    (tmp_path / "latents" / "0001.npz.damaged").write_bytes(b"cut sh")
+    assert [p.name for p in output_files(tmp_path)] == ["0000.npz"]
+    kept = hashlib.sha256((tmp_path / "latents" / "0000.npz").read_bytes()).hexdigest()
+    files = {"latents/0000.npz": kept, "latents/0001.npz.damaged": "0" * 64}
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": files}))
+    (tmp_path / "latents" / "0001.npz.damaged").unlink()
+    assert verify_manifest(tmp_path) == []
 
 @pytest.mark.parametrize("name", ["search-logits", "search-embedding", "sample", "notebook"])
 def test_files_written_before_the_record_had_a_type_load_and_save_unchanged(tmp_path, name):

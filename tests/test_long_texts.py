@@ -10,6 +10,7 @@ one-sentence jobs; a change of behaviour on purpose records it again, from jobs 
     .venv/bin/python tests/test_long_texts.py --record
     .venv/bin/python tests/test_long_texts.py --record-provenance   # what the latents record of their making only
 """
+import dataclasses
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pinned  # noqa: E402
 from conftest import REPO  # noqa: E402
+from machine_imagination.latents import Latents  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -69,32 +71,36 @@ def run(project: Path, *args):
     return done.returncode, done.stdout + done.stderr
 
 
-def job_processes(project: Path, script: str) -> list[int]:
-    """The pids of this project's running job scripts (Snakemake runs each as `python …<script>.py`)."""
+def job_processes(project: Path, script: str, log: str | None = None) -> list[int]:
+    """The pids of this project's running job scripts (Snakemake runs each as `python …<script>.py`);
+    with `log`, only the job writing that log (a block's job: the two search blocks run side by side,
+    started in an order Snakemake does not fix)."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
             if f"{script}.py" in cmdline and os.readlink(f"/proc/{pid}/cwd") == str(project):
-                found.append(int(pid))
+                if log is None or any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(project / log)
+                                      for fd in os.listdir(f"/proc/{pid}/fd")):
+                    found.append(int(pid))
         except OSError:
             continue
     return found
 
 
 def run_with_kills(project: Path, plan) -> tuple[int, str, list[str]]:
-    """Snakemake, with a SIGKILL for each (file that must exist first or None, job script, wait) of
-    `plan` in turn: the first running job of that script killed `wait` seconds after the file appears.
-    Returns its exit code, output and what was killed."""
+    """Snakemake, with a SIGKILL for each (file that must exist first or None, job script, wait[, the
+    job's log]) of `plan` in turn: the first running job of that script (writing that log) killed `wait`
+    seconds after the file appears. Returns its exit code, output and what was killed."""
     proc = subprocess.Popen(command(), cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     killed, deadline = [], time.monotonic() + 900
     try:
-        for needed, script, wait in plan:
+        for needed, script, wait, *log in plan:
             while proc.poll() is None and time.monotonic() < deadline:
-                if job_processes(project, script) and (needed is None or needed.exists()):
+                if job_processes(project, script, *log) and (needed is None or needed.exists()):
                     time.sleep(wait)
-                    for pid in job_processes(project, script)[:1]:
+                    for pid in job_processes(project, script, *log)[:1]:
                         os.kill(pid, signal.SIGKILL)
                         killed.append(f"{script} {pid}")
                     break
@@ -123,8 +129,9 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
     # finished a few sentences, and a render job mid-way; then the same command, its search job killed
     # again further on; then the same command once more
     rng = random.Random(17)
-    first_kill = [(results / "candidates" / f"{rng.randint(2, 6):04d}" / "0.npz", "search_prompt", rng.uniform(0, 1)),
-                  (None, "render_segment", rng.uniform(0.5, 3))]
+    first_block = "logs/long/search/0000-0024.log"
+    first_kill = [(results / "candidates" / f"{rng.randint(2, 6):04d}" / "0.npz", "search_prompt", rng.uniform(0, 1),
+                   first_block), (None, "render_segment", rng.uniform(0.5, 3))]
     code, out, killed = run_with_kills(project, first_kill)
     assert len(killed) == 2 and code != 0, (killed, out[-4000:])
     # what `machine-imagination status` says of the interrupted run: the sentences whose latents are
@@ -134,7 +141,7 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
     assert status.returncode == 0 and status.stdout.startswith(f"long: {searched} of 30 sentences searched, "), status
     assert re.search(r"(about \d+ (s|min) left|known once every stage has measured one)", status.stdout), status
     later = results / "candidates" / f"{rng.randint(10, 16):04d}" / "0.npz"
-    second_kill = [(later, "search_prompt", rng.uniform(0, 1))]
+    second_kill = [(later, "search_prompt", rng.uniform(0, 1), first_block)]
     code, out, killed = run_with_kills(project, second_kill)
     assert len(killed) == 1 and code != 0, (killed, out[-4000:])
     code, out = run(project)
@@ -194,19 +201,23 @@ def test_blocks_survive_kills_and_equal_a_job_per_sentence_then_an_edit_reruns_i
     assert "latents file 'results/long/latents/0026.npz' cannot be read" in log.read_text(), log.read_text()[-3000:]
     assert (results / "film.mp4").stat().st_mtime_ns == film
     assert list((project / "logs" / "long" / "render").glob("0000-0024.*.log")), "the other block was rendered"
-    # ... and a latents file cut short (a full disk, a copy cut off) stops the next run before any job,
-    # naming it; `machine-imagination repair` sets both aside, and the run after that makes them again
+    # ... and a latents file cut short (a full disk, a copy cut off), or one that is a sound archive but holds
+    # no point the generator can render (NaN values), stops the next run before any job, naming it;
+    # `machine-imagination repair` sets them aside, and the run after that makes them again
     truncated = results / "latents" / "0028.npz"
     truncated.write_bytes(truncated.read_bytes()[:300])
+    broken = Latents.load(results / "latents" / "0027.npz")
+    dataclasses.replace(broken, noise=broken.noise * float("nan")).save(results / "latents" / "0027.npz")
     code, out = run(project)
     assert code != 0 and "latents/0028.npz (listed by receipts/keep/0025-0029.json): 300 bytes" in out, out[-3000:]
     assert "machine-imagination repair results/long" in out and "Traceback" not in out
     repair = machine_imagination(project, "repair", str(results))
     assert repair.returncode == 0 and "0028.npz damaged, set aside" in repair.stdout, repair.stdout + repair.stderr
+    assert "0027.npz damaged, set aside" in repair.stdout and "0026.npz damaged, set aside" in repair.stdout
     code, out = run(project)
     assert code == 0, out[-6000:]
     found = pinned.latents_of(results)
-    assert not pinned.latents_problems(pins, found, "0028.npz") and not pinned.latents_problems(pins, found, "0026.npz")
+    assert not [name for name in ("0026.npz", "0027.npz", "0028.npz") if pinned.latents_problems(pins, found, name)]
     assert (results / "latents" / "0028.npz.damaged").is_file()
     verify = machine_imagination(project, "verify", str(results))
     assert verify.returncode == 0, verify.stdout + verify.stderr

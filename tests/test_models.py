@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -146,3 +148,66 @@ def test_select_device():
 def test_openai_spelling_of_a_clip_name_gets_a_hint():
     with pytest.raises(ModelUnavailableError, match="write 'ViT-B-32'"):
         check_clip_spec("ViT-B/32", "openai")
+
+
+def _damaged_copy(source, tmp_path, name, damage):
+    import shutil
+
+    directory = tmp_path / "damaged"
+    shutil.copytree(source, directory)
+    (directory / name).write_bytes(damage((directory / name).read_bytes()))
+    return directory
+
+
+def _executing_pickle(data: bytes) -> bytes:
+    """A checkpoint whose record of objects calls a function when unpickled (what a safe load refuses)."""
+    import io
+    import pickle
+    import zipfile
+
+    class Calls:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for member in source.infolist():
+            archive.writestr(member, pickle.dumps(Calls(), protocol=2) if member.filename.endswith("data.pkl")
+                             else source.read(member))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b[: len(b) // 2], "is cut short"),
+    (lambda b: b[:200] + bytes(reversed(b[200:400])) + b[400:], "is damaged (Bad CRC-32"),
+    (lambda b: bytes(len(b)), "is not a PyTorch checkpoint"),
+])
+def test_a_damaged_checkpoint_is_named_before_it_is_loaded(tiny_models, tmp_path, damage, message):
+    clip_dir = _damaged_copy(tiny_models[1], tmp_path / "c", "open_clip_pytorch_model.bin", damage)
+    with pytest.raises(ModelError, match=f"clip.model: the checkpoint file '{clip_dir}/open_clip_pytorch_model.bin' "
+                                         f"{re.escape(message)}.*fetch or copy it again"):
+        check_clip_spec(str(clip_dir), None)
+    generator_dir = _damaged_copy(tiny_models[0], tmp_path / "g", "pytorch_model.bin", damage)
+    with pytest.raises(ModelError, match=f"generator.model: the checkpoint file '{generator_dir}/pytorch_model.bin' "
+                                         f"{re.escape(message)}"):
+        load_generator(str(generator_dir))
+
+
+def test_a_checkpoint_a_safe_load_refuses_is_named_without_advice_to_load_it_unsafely(tiny_models, tmp_path):
+    directory = _damaged_copy(tiny_models[1], tmp_path, "open_clip_pytorch_model.bin", _executing_pickle)
+    check_clip_spec(str(directory), None)  # its archive is sound: only loading it finds what it holds
+    with pytest.raises(ModelError) as caught:
+        load_clip(str(directory), None)
+    message = str(caught.value)
+    assert f"cannot load the file '{directory}/open_clip_pytorch_model.bin'" in message
+    assert "never load such a file unsafely" in message and "weights_only" not in message
+
+
+def test_a_truncated_generator_config_is_named(tiny_models, tmp_path):
+    from machine_imagination.models.generator import generator_resolution
+
+    directory = _damaged_copy(tiny_models[0], tmp_path, "config.json", lambda b: b[:40])
+    for check in (check_generator_spec, generator_resolution):
+        with pytest.raises(ModelError, match=f"generator.model: the config file '{directory}/config.json' is not "
+                                             r"valid JSON \(cut short or garbled\?"):
+            check(str(directory))

@@ -75,6 +75,14 @@ def test_bad_timing_files_name_the_file_line_and_sentence(tmp_path):
     (tmp_path / "bad.txt").write_text("0.5\t1.0\tone\nsoon\tlater\ttwo\n")
     with pytest.raises(AudioError, match=r"bad.txt, line 2: 'soon\tlater\ttwo' is neither an SRT cue"):
         read_timing(tmp_path / "bad.txt")
+    for times in ("-1.5\t-0.5", "nan\tnan", "0.5\tinf"):  # a recording's time never is
+        (tmp_path / "bad.txt").write_text(f"0.2\t0.4\tone\n{times}\ttwo\n")
+        with pytest.raises(AudioError, match=r"bad.txt, line 2: the label's times .* must be finite seconds from the "
+                                             r"recording's start, 0 or more"):
+            read_timing(tmp_path / "bad.txt")
+    (tmp_path / "bad.txt").write_text("0.2\t0.4\tone\n0.5\t0.7\ttw\x00o\n")
+    with pytest.raises(AudioError, match=r"bad.txt, line 2: control character U\+0000 \(NUL\)"):
+        read_timing(tmp_path / "bad.txt")
     (tmp_path / "bad.srt").write_text("1\n00:00:01 --> 00:00:02,000\nOne.\n")
     with pytest.raises(AudioError, match="bad.srt, line 2: .* is not an SRT time line"):
         read_timing(tmp_path / "bad.srt")
@@ -181,7 +189,7 @@ def sound_project(tmp_path, monkeypatch):
     (dict(reading="nope.wav"), "config key 'audio.t': the audio file 'nope.wav' does not exist"),
     (dict(reading="t.txt"), "config key 'audio.t': cannot read the audio file 't.txt'"),
     (dict(music="music.wav"), "config key 'audio.t': cannot read the audio file 'music.wav'"),
-    (dict(timing="missing.srt"), "cannot read the timing file 'missing.srt'"),
+    (dict(timing="missing.srt"), "the timing file 'missing.srt' does not exist"),
     (dict(film={"pacing": "fixed"}), "config key 'audio.t.reading': a recorded reading paces the film only with "
                                      "film.pacing: audio"),
     (dict(film={"frame": [1921, 1080]}), "config key 'film.frame': 1921x1080 has an odd side"),
@@ -370,3 +378,31 @@ def test_an_espeak_narration_paces_the_film(recorded, snakemake_run):
     assert np.sqrt(np.mean(spoken ** 2)) > 0.02, "the narration is not silent"
     assert [c.start for c in read_timing(out / "film.srt")] == pytest.approx(
         [plan.start_frame(i) / FPS for i in range(4)], abs=1e-3)
+
+
+@espeak
+def test_a_sentence_that_looks_like_an_option_is_spoken_not_obeyed(tmp_path):
+    """espeak-ng takes a sentence as data: '-f<file>' as a command-line argument would make it read that
+    file aloud (and other options could redirect its output). The narration of such a sentence is the
+    speech of its letters, exactly as espeak-ng reads them from a file, and nothing like the speech
+    of the file it names."""
+    from machine_imagination.audio import narrate
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("This file must never be read aloud, " * 8)
+    sentence = f"-f{secret}"
+
+    def spoken(text_file):  # espeak-ng reading a file: the sentence's text as data, for comparison
+        wav = subprocess.run(["espeak-ng", "-v", "en", "-s", "220", "--stdout", "-f", str(text_file)],
+                             capture_output=True, check=True).stdout
+        rate = int.from_bytes(wav[24:28], "little")  # a streamed WAV: its header does not count the samples
+        return (len(wav) - 44) / 2 / rate
+
+    literal = tmp_path / "literal.txt"
+    literal.write_text(sentence)
+    reading = narrate([sentence], voice="en", words_per_minute=220, pause=0.1, tail=0.1,
+                      out_wav=tmp_path / "r.wav", out_timing=tmp_path / "r.json")
+    seconds = reading.cues[0].end - reading.cues[0].start
+    assert seconds == pytest.approx(spoken(literal), abs=0.01)
+    assert seconds < spoken(secret) / 2, "the narration read the file the sentence names"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["literal.txt", "r.json", "r.wav", "secret.txt"]

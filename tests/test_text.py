@@ -143,7 +143,7 @@ def test_overrides_table_changes_only_its_sentences(tmp_path):
     ("index\tcolour\n0\tred\n", "unknown column"),
     ("index\tseed\n7\t1\n", "line 2: index 7 is out of range"),
     ("index\tseed\n0\tabc\n", "line 2: seed 'abc' is not a whole number"),
-    ("index\titerations\n0\t0\n", "iterations must be at least 1"),
+    ("index\titerations\n0\t0\n", "line 2: iterations 0 is out of range: give 1 to 100000"),
     ("index\tseed\n0\t1\n0\t2\n", "line 3: index 0 appears twice"),
     ("index\tinitial_class\n0\tcheeseburgr\n", "did you mean: cheeseburger"),
 ])
@@ -154,3 +154,60 @@ def test_bad_overrides_tables_are_named_with_the_line(tmp_path, content, message
     table.write_text(content)
     with pytest.raises(TextError, match=message):
         read_overrides(table, 3)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("index\tseed\n0\t9223372036854775808\n", "line 2: seed 9223372036854775808 is out of range: give 0 to "
+                                              "9223372036854775807"),
+    ("index\tseed\n0\t1180591620717411303424\n", "line 2: seed 1180591620717411303424 is out of range"),
+    ("index\titerations\n0\t1000000000\n", "line 2: iterations 1000000000 is out of range: give 1 to 100000"),
+    ("index\tseed\n0\t5\n1\t6\t7\n", r"line 3: 3 cells, but the header names 2 columns \(extra: \['7'\]\)"),
+    ("index\tprompt\n0\ta {weird} fox\n", r"line 2: prompt 'a {weird} fox' is not a valid template \('{weird}' is not"),
+    ("index\tprompt\n0\t{sentence.__class__}\n", r"line 2: prompt .* \('{sentence.__class__}' is not a field"),
+    ("index\tprompt\n0\ta fox:nan | a bird:1\n",
+     "line 2: prompt 'a fox:nan | a bird:1': the weight of 'a fox' is 'nan'"),
+    ("index\tprompt\n0\tblurry:-1\n", "line 2: prompt 'blurry:-1' has no part with a positive weight"),
+    ("index\tprompt\n0\ta fox\x00\n", r"o.tsv', line 2: control character U\+0000 \(NUL\)"),
+])
+def test_hostile_overrides_tables_are_named_with_the_line(tmp_path, content, message):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text(content)
+    with pytest.raises(TextError, match=message):
+        read_overrides(table, 3)
+
+
+def test_trailing_empty_cells_of_an_overrides_row_are_no_extra_cells(tmp_path):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text("index\tseed\n0\t5\t\t\n")  # a spreadsheet's export
+    assert read_overrides(table, 3) == {0: {"seed": 5}}
+
+
+@pytest.mark.parametrize("data, message", [
+    ("A fox.\nA bird\x00 sings.\n".encode(), r"t.txt', line 2: control character U\+0000 \(NUL\)"),
+    ("A fox.\n\x1b[2J A bird.\n".encode(), r"line 2: control character U\+001B \(ESCAPE\)"),
+    ("A fox. A bird.".encode("utf-16"), r"t.txt' is UTF-16 .*`iconv -f utf-16 -t utf-8 "),
+    ("A fox. A bird.".encode("utf-16-le"), r"NUL bytes throughout: is it UTF-16 without a byte-order mark"),
+    (("word " * 3000).encode(), r"t.txt': sentence 0 has 14999 characters, more than the 10000"),
+])
+def test_hostile_text_files_are_named_with_the_line(tmp_path, data, message):
+    with pytest.raises(TextError, match=message):
+        make_prompts(write(tmp_path, data))
+
+
+def test_a_text_path_that_is_a_directory_is_called_one(tmp_path):
+    with pytest.raises(TextError, match="text file '.*' is a directory, not a file"):
+        make_prompts(tmp_path)
+
+
+def test_weights_must_be_finite_numbers():
+    from machine_imagination.text import parse_weighted_prompt
+
+    for weight in ("nan", "inf", "-inf", "infinity"):
+        with pytest.raises(TextError, match=f"the weight of 'a fox' is '{weight}'"):
+            parse_weighted_prompt(f"a fox:{weight} | a bird:1")
+    with pytest.raises(TextError, match="text.template '{sentence}:nan': the weight of '{sentence}' is 'nan'"):
+        check_template("{sentence}:nan")

@@ -84,6 +84,40 @@ def test_caption_is_drawn_only_in_the_bottom_band_and_wraps():
     assert np.flatnonzero(np.any(one_line != frame, axis=2).any(axis=1)).min() > rows.min()
 
 
+def test_a_caption_longer_than_half_the_frame_is_cut_with_an_ellipsis():
+    from machine_imagination.film.captions import layout_caption
+
+    frame = np.full((256, 256, 3), 128, np.uint8)
+    sentence = " ".join(f"word{i}" for i in range(2000))
+    layout = layout_caption(sentence, CaptionStyle(), 256, 256)
+    assert layout.cut and layout.lines[-1].endswith("…") and len(layout.lines) * layout.line_height <= 128
+    assert not layout_caption("A short sentence.", CaptionStyle(), 256, 256).cut
+    out = burn_caption(frame, sentence, CaptionStyle())
+    rows = np.flatnonzero(np.any(out != frame, axis=2).any(axis=1))
+    assert rows.min() >= 256 // 2 - 8, "the caption covers at most about half the frame"
+
+
+def test_captions_the_font_cannot_draw_or_that_are_cut_are_warned_of_naming_the_sentence():
+    from machine_imagination.film.captions import caption_warnings
+    from machine_imagination.project import validate_config
+    from machine_imagination.text import Prompt
+
+    config = validate_config({"texts": {"t": "t.txt"}, "generator": {"model": "biggan-deep-128"},
+                              "film": {"title_card": True}, "titles": {"t": "狐の話"}})
+    prompts = {"t": [Prompt(0, "A fox.", "", 1), Prompt(1, "A fox 🦊 in the 山.", "", 1),
+                     Prompt(2, "fox " * 2000, "", 1)]}
+    glyphs, cut = caption_warnings(config, prompts)
+    assert glyphs.startswith("texts.t: the caption font (")
+    assert "has no glyph for 🦊山狐の話 (U+1F98A, U+5C71, U+72D0, U+306E, … (1 more))" in glyphs
+    assert "in sentence 1, the title card; set film.caption.font to a" in glyphs
+    assert cut.startswith("texts.t: the burned captions of sentence 2 (8000 characters) need more lines than fit")
+    config["film"]["captions"] = "soft"  # nothing burned but the card
+    [card] = caption_warnings(config, prompts)
+    assert "has no glyph for 狐の話 (U+72D0, U+306E, U+8A71), which it draws as boxes, in the title card;" in card
+    config["film"]["caption"]["font"] = "/nonexistent.ttf"
+    with pytest.raises(FilmError, match="film.caption.font: cannot load font '/nonexistent.ttf'"):
+        caption_warnings(config, prompts)
+
 def test_caption_style_options():
     frame = np.full((200, 200, 3), 128, np.uint8)
     top = burn_caption(frame, "Top.", CaptionStyle(position="top"))

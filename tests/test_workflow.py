@@ -1,14 +1,17 @@
 """End to end: Snakemake on the tiny offline models over a 4-sentence text, and bad input."""
 import re
+import shutil
 import subprocess
 import sys
+import wave
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, snakemake
 from test_walk_and_film import decode
 
 pytestmark = pytest.mark.e2e
@@ -351,43 +354,224 @@ def test_story_option_chains_the_searches_in_the_dag(tmp_path, snakemake_run):
         assert chained == (expected if story else set())
 
 
-BAD_INPUT = {
-    "missing text file": (small_config(), None, "texts.four: text file 'texts/four.txt' does not exist"),
-    "empty text file": (small_config(), b"", "texts.four: text file 'texts/four.txt' contains no sentence"),
-    "text without sentences": (small_config(), b"***\n---\n", "contains no sentence"),
-    "non-UTF-8 text": (small_config(), "Caf\u00e9 noir.".encode("cp1252"), "'texts/four.txt' is not UTF-8"),
-    "misspelled key": (small_config(**{"search.iteratons": 3}), TEXT.encode(), "unknown config key 'search.iteratons'"),
-    "wrong type": (small_config(**{"film.fps": "thirty"}), TEXT.encode(), "config key 'film.fps': 'thirty' is not of type 'integer'"),
-    "unknown generator": (small_config(**{"generator.model": "biggan-deep-1024"}), TEXT.encode(),
-                          "generator.model: 'biggan-deep-1024' is neither a known BigGAN name"),
-    "unknown clip model": (small_config(clip={"model": "ViT-Q-99", "pretrained": "openai"}), TEXT.encode(),
-                           "clip.model: unknown open_clip model 'ViT-Q-99'"),
-    "template without sentence": (small_config(**{"text.template": "a painting"}), TEXT.encode(),
-                                  "text.template 'a painting' does not contain {sentence}"),
-    "unknown initial class": (small_config(**{"search.initial_class": "cheeseburgr"}), TEXT.encode(),
-                              "search.initial_class': unknown ImageNet class 'cheeseburgr'; did you mean: cheeseburger"),
-    "odd film size": (small_config(**{"film.size": 127}), TEXT.encode(), "config key 'film.size': 127 is odd"),
-    "bad caption colour": (small_config(**{"film.caption": {"color": "reddish"}}), TEXT.encode(),
-                           "config key 'film.caption.color': 'reddish' is not a colour"),
-    "missing overrides table": (small_config(overrides={"four": "nope.tsv"}), TEXT.encode(),
-                                "texts.four: overrides table 'nope.tsv' does not exist"),
+@dataclass(frozen=True)
+class Hostile:
+    """A careless or hostile input: the project's config, its text (None: no file), more files (a path
+    relative to the project -> bytes, or a function of the project and the tiny models that makes them),
+    and what the run and `machine-imagination check` both say: an error that stops them before any job
+    (`fails`), or else a warning or note, the input being handled. `snakemake`: also run the workflow on
+    it (for the others `check`, which calls what the workflow calls at parse time, stands for it)."""
+
+    config: dict
+    message: str
+    text: bytes | None = TEXT.encode()
+    files: dict = field(default_factory=dict)
+    fails: bool = True
+    snakemake: bool = False
+
+
+def overrides(table: str) -> dict:
+    return {"overrides.tsv": table.encode()}
+
+
+def reading_with(labels: str) -> dict:
+    """A recorded reading (4 s of silence, which ffmpeg decodes) and its Audacity label track."""
+    def write(project, tiny_models):
+        with wave.open(str(project / "reading.wav"), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(bytes(2 * 16000 * 4))
+    return {"reading.wav": write, "labels.txt": labels.encode()}
+
+
+def damaged_model(kind: str, name: str, damage) -> dict:
+    """A copy of a tiny model (the generator or CLIP) in models/<kind>, one of its files damaged."""
+    def write(project, tiny_models):
+        source = tiny_models[0] if kind == "generator" else tiny_models[1]
+        shutil.copytree(source, project / "models" / kind)
+        target = project / "models" / kind / name
+        target.write_bytes(damage(target.read_bytes()))
+    return {f"models/{kind}": write}
+
+
+def alias_bomb(levels: int = 6) -> list:
+    value = ["lol"] * 10
+    for _ in range(levels - 1):
+        value = [value] * 10  # the same list: YAML writes it once, with an anchor, and aliases to it
+    return value
+
+
+def some_latents(path: Path, noise=None) -> Path:
+    from machine_imagination.latents import Latents
+
+    rng = np.random.default_rng(0)
+    Latents(noise=rng.normal(size=128).astype(np.float32) if noise is None else noise,
+            class_vector=rng.normal(size=1000).astype(np.float32), truncation=1.0).save(path)
+    return path
+
+
+def nan_latents(project, tiny_models):
+    some_latents(project / "results" / "four" / "latents" / "0001.npz", np.full(128, np.nan, np.float32))
+
+
+TABLE = "index\tseed\tprompt\n"
+AUDIO = dict(audio={"four": {"reading": "reading.wav", "timing": "labels.txt"}}, **{"film.pacing": "audio"})
+HOSTILE = {
+    # files that are not a text
+    "missing text file": Hostile(small_config(), "texts.four: text file 'texts/four.txt' does not exist", text=None,
+                                 snakemake=True),
+    "empty text file": Hostile(small_config(), "texts.four: text file 'texts/four.txt' contains no sentence", b"",
+                               snakemake=True),
+    "text without sentences": Hostile(small_config(), "contains no sentence", b"***\n---\n", snakemake=True),
+    "non-UTF-8 text": Hostile(small_config(), "'texts/four.txt' is not UTF-8", "Caf\u00e9 noir.".encode("cp1252"),
+                              snakemake=True),
+    "UTF-16 text": Hostile(small_config(), "'texts/four.txt' is UTF-16 (it starts with a UTF-16 byte-order mark), "
+                           "not UTF-8; convert it: `iconv -f utf-16 -t utf-8 ", TEXT.encode("utf-16")),
+    "text path is a directory": Hostile(small_config(texts={"four": "texts"}),
+                                        "texts.four: text file 'texts' is a directory, not a file"),
+    "NUL in a text": Hostile(small_config(), "texts.four: text file 'texts/four.txt', line 3: control character "
+                             "U+0000 (NUL)", TEXT.replace("spiral", "spi\0ral").encode(), snakemake=True),
+    "a sentence of 20000 characters": Hostile(small_config(), "texts.four: text file 'texts/four.txt': sentence 1 "
+                                              "has 20001 characters, more than the 10000",
+                                              b"A fox.\n\n" + b"x" * 20000 + b"."),
+    # the config
+    "misspelled key": Hostile(small_config(**{"search.iteratons": 3}), "unknown config key 'search.iteratons'",
+                              snakemake=True),
+    "wrong type": Hostile(small_config(**{"film.fps": "thirty"}),
+                          "config key 'film.fps': 'thirty' is not of type 'integer'", snakemake=True),
+    "1e-4 is text to YAML": Hostile(small_config(**{"search.class_entropy": "1e-4"}),
+                                    "config key 'search.class_entropy': '1e-4' is not of type 'number' (YAML reads "
+                                    "1e-4 as text, not as a number: write 1.0e-4, with a dot)"),
+    "infinite card_seconds": Hostile(small_config(**{"film.card_seconds": float("inf")}),
+                                     "config key 'film.card_seconds': inf is not a finite number", snakemake=True),
+    "NaN hold_max": Hostile(small_config(**{"film.hold_max": float("nan")}),
+                            "config key 'film.hold_max': nan is not a finite number"),
+    "a population that never finishes": Hostile(small_config(**{"search.population": 10**9}),
+                                                "config key 'search.population': 1000000000 is greater than the "
+                                                "maximum of 10000 (every generation renders and scores each "
+                                                "candidate"),
+    "a film.size that never finishes": Hostile(small_config(**{"film.size": 100000}),
+                                               "config key 'film.size': 100000 is greater than the maximum of 8192"),
+    "a YAML alias bomb": Hostile(small_config(**{"text.style": alias_bomb()}),
+                                 "the config holds more than 100000 values or is nested deeper than 20 levels",
+                                 snakemake=True),
+    "a control character in credits": Hostile(small_config(**{"film.credits": "The\x1b[2J End"}),
+                                              "config key 'film.credits': control character U+001B (ESCAPE)"),
+    "a prompt weight of NaN": Hostile(small_config(**{"text.template": "{sentence}:nan"}),
+                                      "text.template '{sentence}:nan': the weight of '{sentence}' is 'nan'",
+                                      snakemake=True),
+    "template without sentence": Hostile(small_config(**{"text.template": "a painting"}),
+                                         "text.template 'a painting' does not contain {sentence}", snakemake=True),
+    "unknown initial class": Hostile(small_config(**{"search.initial_class": "cheeseburgr"}),
+                                     "search.initial_class': unknown ImageNet class 'cheeseburgr'; did you mean: "
+                                     "cheeseburger", snakemake=True),
+    "odd film size": Hostile(small_config(**{"film.size": 127}), "config key 'film.size': 127 is odd", snakemake=True),
+    "bad caption colour": Hostile(small_config(**{"film.caption": {"color": "reddish"}}),
+                                  "config key 'film.caption.color': 'reddish' is not a colour", snakemake=True),
+    "a caption font that does not load": Hostile(small_config(**{"film.caption": {"font": "no-such-font.ttf"}}),
+                                                 "film.caption.font: cannot load font 'no-such-font.ttf'"),
+    # models
+    "unknown generator": Hostile(small_config(**{"generator.model": "biggan-deep-1024"}),
+                                 "generator.model: 'biggan-deep-1024' is neither a known BigGAN name", snakemake=True),
+    "unknown clip model": Hostile(small_config(clip={"model": "ViT-Q-99", "pretrained": "openai"}),
+                                  "clip.model: unknown open_clip model 'ViT-Q-99'", snakemake=True),
+    "a CLIP checkpoint cut short": Hostile(
+        small_config(clip={"model": "models/clip", "pretrained": None}),
+        "clip.model: the checkpoint file 'models/clip/open_clip_pytorch_model.bin' is cut short",
+        files=damaged_model("clip", "open_clip_pytorch_model.bin", lambda b: b[: len(b) // 2]), snakemake=True),
+    "a generator config.json cut short": Hostile(
+        small_config(**{"generator.model": "models/generator"}),
+        "generator.model: the config file 'models/generator/config.json' is not valid JSON",
+        files=damaged_model("generator", "config.json", lambda b: b[:40])),
+    # overrides tables
+    "missing overrides table": Hostile(small_config(overrides={"four": "nope.tsv"}),
+                                       "texts.four: overrides table 'nope.tsv' does not exist", snakemake=True),
+    "an overrides seed of 2**64": Hostile(small_config(overrides={"four": "overrides.tsv"}),
+                                          "overrides table 'overrides.tsv', line 2: seed 18446744073709551616 is out "
+                                          "of range: give 0 to 9223372036854775807",
+                                          files=overrides(TABLE + f"1\t{2**64}\t\n"), snakemake=True),
+    "an overrides seed of 2**63": Hostile(small_config(overrides={"four": "overrides.tsv"}),
+                                          "overrides table 'overrides.tsv', line 2: seed 9223372036854775808 is out",
+                                          files=overrides(TABLE + f"1\t{2**63}\t\n")),
+    "an overrides prompt with a brace": Hostile(small_config(overrides={"four": "overrides.tsv"}),
+                                                "overrides table 'overrides.tsv', line 3: prompt 'a {weird} fox' is "
+                                                "not a valid template",
+                                                files=overrides(TABLE + "0\t5\t\n2\t\ta {weird} fox\n")),
+    "an overrides prompt weight of NaN": Hostile(small_config(overrides={"four": "overrides.tsv"}),
+                                                 "overrides table 'overrides.tsv', line 2: prompt 'a fox:nan | a "
+                                                 "bird:1': the weight of 'a fox' is 'nan'",
+                                                 files=overrides(TABLE + "1\t\ta fox:nan | a bird:1\n")),
+    "an overrides row with extra cells": Hostile(small_config(overrides={"four": "overrides.tsv"}),
+                                                 "overrides table 'overrides.tsv', line 2: 4 cells, but the header "
+                                                 "names 3 columns", files=overrides(TABLE + "1\t7\ta fox\tblurry\n")),
+    "NUL in an overrides table": Hostile(small_config(overrides={"four": "overrides.tsv"}),
+                                         "overrides table 'overrides.tsv', line 2: control character U+0000 (NUL)",
+                                         files=overrides(TABLE + "1\t7\ta f\0x\n")),
+    # sound
+    "Audacity labels with negative times": Hostile(
+        small_config(**AUDIO), "config key 'audio.four': labels.txt, line 1: the label's times '-1.0' and '-0.5' "
+        "must be finite seconds", files=reading_with("-1.0\t-0.5\tone\n0.5\t1\ttwo\n1.5\t2\tthree\n"
+                                                     "2.5\t3\tfour\n"), snakemake=True),
+    "Audacity labels at NaN": Hostile(
+        small_config(**AUDIO), "config key 'audio.four': labels.txt, line 2: the label's times 'nan' and 'nan'",
+        files=reading_with("0\t0.4\tone\nnan\tnan\ttwo\n1.5\t2\tthree\n2.5\t3\tfour\n")),
+    # handled: the run goes on, and says what it does about it
+    "a sentence the caption font cannot draw": Hostile(
+        small_config(), "texts.four: the caption font (", TEXT.replace("spiral", "螺旋").encode(), fails=False,
+        snakemake=True),
+    "a caption too long for the frame": Hostile(
+        small_config(), "texts.four: the burned captions of sentence 1 (9000 characters) need more lines than fit",
+        b"A fox.\n\n" + b"word " * 1799 + b"word.", fails=False),
+    "latents that hold NaN": Hostile(
+        small_config(), "latents file 'results/four/latents/0001.npz' holds noise with NaN or infinite values",
+        files={"results/four/latents/0001.npz": nan_latents}, fails=False, snakemake=True),
 }
 
 
-@pytest.mark.parametrize("case", BAD_INPUT, ids=list(BAD_INPUT))
-def test_bad_input_stops_before_any_job_and_keeps_earlier_results(case, tmp_path, snakemake_run):
-    config, text, message = BAD_INPUT[case]
-    project = make_project(tmp_path, config, text)
+def make_hostile(path: Path, case: Hostile, tiny_models) -> Path:
+    project = make_project(path, case.config, case.text)
+    for name, content in case.files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        content(project, tiny_models) if callable(content) else (project / name).write_bytes(content)
+    return project
+
+
+def tree(project: Path) -> dict:
+    return {p.relative_to(project).as_posix(): p.read_bytes() if p.is_file() else None for p in project.rglob("*")}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_careless_and_hostile_input_is_refused_before_any_job_or_handled(case, tmp_path, tiny_models, monkeypatch,
+                                                                         capsys):
+    """Each input stops `machine-imagination check` and (where `snakemake`) the workflow before any job,
+    with the same message naming the file, line or key, and leaves what was computed before as it was;
+    or it is handled, and both say how. `check` writes nothing."""
+    from machine_imagination.cli import main
+
+    hostile = HOSTILE[case]
+    project = make_hostile(tmp_path, hostile, tiny_models)
     earlier = project / "results" / "four" / "latents" / "0000.npz"
-    earlier.parent.mkdir(parents=True)
-    earlier.write_bytes(b"computed earlier")
-    run = snakemake_run(project, "--configfile", "config.yaml")
-    assert run.returncode != 0
-    assert message in run.stdout + run.stderr
-    assert "Traceback" not in run.stderr
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    computed = some_latents(earlier).read_bytes()
+    before = tree(project)
+    # 1. machine-imagination check
+    monkeypatch.chdir(project)
+    code = main(["check", "--configfile", "config.yaml"])
+    said = capsys.readouterr()
+    assert (code != 0) == hostile.fails, said.out + said.err
+    assert hostile.message in (said.err if hostile.fails else said.out), said.out + said.err
+    assert "Traceback" not in said.err and all(len(line) < 1000 for line in said.err.splitlines())
+    assert tree(project) == before, "check writes nothing"
+    if not hostile.snakemake:
+        return
+    # 2. the workflow: a dry run where the input is handled (its jobs would run)
+    run = snakemake(project, "--configfile", "config.yaml", *(() if hostile.fails else ("--dry-run",)))
+    output = run.stdout + run.stderr
+    assert (run.returncode != 0) == hostile.fails, output[-3000:]
+    assert hostile.message in output and "Traceback" not in output, output[-3000:]
     assert not (project / "resources").exists() and not (project / "logs").exists(), "no job may start"
-    assert earlier.read_bytes() == b"computed earlier"
-    assert sorted(p.name for p in (project / "results" / "four").rglob("*")) == ["0000.npz", "latents"]
+    assert earlier.read_bytes() == computed
+    if hostile.fails:
+        assert sorted(p.relative_to(project / "results").as_posix() for p in (project / "results").rglob("*")) == \
+            sorted(name.removeprefix("results/") for name in before if name.startswith("results/"))
 
 
 def test_weights_that_cannot_be_fetched_stop_the_run_once_saying_what_to_do(tmp_path, snakemake_run, monkeypatch):

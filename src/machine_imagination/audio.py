@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import AtomicFile, sha256_file, write_json
+from .inputs import SHOWN, control_character, file_problem, shown
 from .video import AudioTrack, ffmpeg_exe
 
 SAMPLE_RATE = 48_000  # the decoded reading and the film's audio track
@@ -79,10 +80,17 @@ def read_timing(path) -> list[Cue]:
     """The cues of a timing file: SRT (cue i is sentence i) or an Audacity label track (tab-separated
     start, end, label per line; a point label, start = end, has no end)."""
     path = Path(path)
+    problem = file_problem(path)
+    if problem:
+        raise AudioError(f"the timing file '{path}' {problem}")
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise AudioError(f"cannot read the timing file '{path}': {err}") from None
+    found = control_character("\n".join(lines))
+    if found:
+        raise AudioError(f"{path}, line {found[0]}: control character {found[1]}; a timing file may hold only "
+                         "printable characters, tabs and line breaks")
     if any("-->" in line for line in lines):
         return _srt_cues(path, lines)
     return _label_cues(path, lines)
@@ -95,7 +103,7 @@ def _srt_cues(path: Path, lines: list[str]) -> list[Cue]:
             continue
         match = _SRT_CUE.match(line)
         if not match:
-            raise AudioError(f"{path}, line {number}: '{line.strip()}' is not an SRT time line "
+            raise AudioError(f"{path}, line {number}: '{line.strip()[:SHOWN]}' is not an SRT time line "
                              "(HH:MM:SS,mmm --> HH:MM:SS,mmm)")
         start, end = _srt_seconds(*match.groups()[:4]), _srt_seconds(*match.groups()[4:])
         text = []
@@ -116,8 +124,11 @@ def _label_cues(path: Path, lines: list[str]) -> list[Cue]:
         try:
             start, end = float(fields[0]), float(fields[1])
         except (IndexError, ValueError):
-            raise AudioError(f"{path}, line {number}: '{line.strip()}' is neither an SRT cue nor an Audacity "
+            raise AudioError(f"{path}, line {number}: '{line.strip()[:SHOWN]}' is neither an SRT cue nor an Audacity "
                              "label (start<TAB>end<TAB>label, in seconds)") from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end < 0:
+            raise AudioError(f"{path}, line {number}: the label's times {shown(fields[0].strip())} and "
+                             f"{shown(fields[1].strip())} must be finite seconds from the recording's start, 0 or more")
         cues.append(Cue(start, end if end > start else None, fields[2].strip() if len(fields) > 2 else ""))
     return cues
 
@@ -164,8 +175,9 @@ def wav_seconds(path) -> float:
 def probe_seconds(path) -> float:
     """Seconds of audio in a file ffmpeg reads (decoded in full: exact for any format)."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"the audio file '{path}' does not exist")
+    problem = file_problem(path)
+    if problem:
+        raise AudioError(f"the audio file '{path}' {problem}")
     # The samples are counted as they stream by, not kept: an hour of recording is 345 MB of them.
     # (ffmpeg's messages go to a file: a full stderr pipe would stall it while we read stdout.)
     with tempfile.TemporaryFile() as messages, subprocess.Popen(
@@ -200,11 +212,13 @@ def espeak_exe() -> str:
 
 
 def speak(sentence: str, voice: str, words_per_minute: float) -> np.ndarray:
-    """One sentence read by espeak-ng: 48 kHz stereo int16 samples [N, 2]."""
-    result = subprocess.run([espeak_exe(), "-v", voice, "-s", str(round(words_per_minute)), "--stdout", sentence],
-                            capture_output=True)
+    """One sentence read by espeak-ng: 48 kHz stereo int16 samples [N, 2]. The sentence reaches it as
+    data, on its standard input (`--stdin`: read whole, as an argument would be), never on its command
+    line, where a sentence such as '-f/etc/hostname' would be an option (read that file aloud)."""
+    result = subprocess.run([espeak_exe(), "-v", voice, "-s", str(round(words_per_minute)), "--stdout", "--stdin"],
+                            input=sentence.encode("utf-8"), capture_output=True)
     if result.returncode != 0 or not result.stdout:
-        raise AudioError(f"espeak-ng could not read {sentence!r} with voice '{voice}': "
+        raise AudioError(f"espeak-ng could not read {shown(sentence)} with voice '{voice}': "
                          f"{result.stderr.decode(errors='replace').strip()}")
     # espeak-ng writes a WAV at its own rate (22050 Hz mono); ffmpeg resamples it to the film's rate.
     decoded = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "wav", "-i", "pipe:", "-ac", "2", "-ar",

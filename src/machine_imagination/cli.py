@@ -6,6 +6,7 @@ the pipeline uses.
   search       one prompt with the pipeline's search settings -> image, latents, history plot, video
   walk         stored latents (.npz, or the notebook's _noise.txt/_class.txt) -> a video
   models fetch the pipeline's weight fetching, for offline compute nodes
+  check        every check a run makes before any job, and slower ones: would the project run?
   verify       re-check a results tree against its manifest.json
   repair       set aside files of a results tree that are missing or damaged, to be made again
   status       how far a text's run has come, and about how long the rest takes
@@ -298,6 +299,25 @@ def cmd_fetch(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """The project's input checked as a run checks it before any job, and more (check.py); exit 0 only
+    when the project would run."""
+    from .check import ConfigFileError, check_project
+
+    try:
+        report = check_project(args.configfile)
+    except ConfigFileError as err:
+        raise CommandError(str(err)) from None
+    for message in report.notes:
+        print(f"note: {message}")
+    for message in report.warnings:
+        print(f"warning: {message}")
+    prompts = report.project.prompts
+    texts = ", ".join(f"{name} ({len(found)} sentences)" for name, found in prompts.items())
+    print(f"OK: the project would run: {texts}" + (f"; {len(report.warnings)} warnings" if report.warnings else ""))
+    return 0
+
+
 def cmd_verify(args) -> int:
     from .report.manifest import environment_changes, verify_manifest
 
@@ -465,6 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="directory holding biggan-shapes/ and clip-shapes/ (and clip-judge/)")
     evaluate.set_defaults(run=cmd_shapes_evaluate)
 
+    check = commands.add_parser("check", help="every check a run makes before any job, and slower ones (glyphs, "
+                                              "audio decoding, model files loaded): exit 0 only if it would run")
+    check.add_argument("--configfile", nargs="+", metavar="FILE",
+                       help="config files, layered as Snakemake layers them: a later one's keys override an "
+                            "earlier one's (default: config/config.yaml, as the Snakefile reads it)")
+    check.set_defaults(run=cmd_check)
+
     verify = commands.add_parser("verify", help="re-check a results tree against its manifest.json")
     verify.add_argument("results", nargs="+", help="a results/<text> directory (holding manifest.json)")
     verify.set_defaults(run=cmd_verify)
@@ -484,12 +511,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .models import ModelError
     from .project import ConfigError
+    from .receipts import ReceiptError
     from .search.state import SearchError
     from .text import TextError
+    from .video import FilmError
 
     try:
         return args.run(args)
-    except (CommandError, ConfigError, ModelError, SearchError, TextError) as err:
+    except (CommandError, ConfigError, FilmError, ModelError, ReceiptError, SearchError, TextError) as err:
         print(f"machine-imagination {args.command}: {err}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -133,20 +134,51 @@ class Latents:
         save_arrays(path, self.to_arrays(), if_changed)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Latents":
-        """Read a latents file; raise LatentsError naming the file if it is unreadable or incomplete."""
+    def load(cls, path: str | Path, shape: "LatentShape | None" = None) -> "Latents":
+        """Read a latents file; raise LatentsError naming the file if it is unreadable, incomplete or
+        holds no point a generator can render (`check_point`; with `shape`, a point of that generator)."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
             raise LatentsError(f"latents file '{path}' cannot be read: {err}") from None
         missing = [k for k in ("noise", "truncation") if k not in arrays]
         if not any(k in arrays for k in CLASS_KEYS.values()):
             missing.append("class_logits")
         if missing:
             raise LatentsError(f"latents file '{path}' lacks {', '.join(missing)}")
-        return cls.from_arrays(arrays)
+        try:
+            latents = cls.from_arrays(arrays)
+        except (ValueError, TypeError, KeyError, IndexError) as err:
+            raise LatentsError(f"latents file '{path}' holds a malformed entry: {err}") from None
+        problem = latents.point_problem(shape)
+        if problem:
+            raise LatentsError(f"latents file '{path}' {problem}")
+        return latents
+
+    def point_problem(self, shape: "LatentShape | None" = None) -> str | None:
+        """What keeps the point from being rendered: a noise or class vector that is not a vector of
+        finite floating-point numbers, a truncation outside (0, 1], or (with `shape`) sizes other than
+        the generator's. None when it can be."""
+        class_key = CLASS_KEYS[self.class_mode]
+        for name, values in (("noise", np.asarray(self.noise)), (class_key, np.asarray(self.class_vector))):
+            if values.dtype.kind != "f":
+                return f"holds {name} of type {values.dtype}, not floating-point numbers"
+            if values.ndim != 1 or values.size == 0:
+                return f"holds {name} of shape {values.shape}, not a vector"
+            if not np.isfinite(values).all():
+                return f"holds {name} with NaN or infinite values"
+        if not (np.isfinite(self.truncation) and 0 < self.truncation <= 1):
+            return f"holds truncation {self.truncation}, not in (0, 1]"
+        if shape is not None:
+            wanted = {"noise": shape.z_dim,
+                      class_key: shape.num_classes if self.class_mode == "logits" else shape.embed_dim}
+            for name, values in (("noise", self.noise), (class_key, self.class_vector)):
+                if np.asarray(values).size != wanted[name]:
+                    return (f"holds {name} of {np.asarray(values).size} values, but the generator takes "
+                            f"{wanted[name]}")
+        return None
 
     def to_arrays(self) -> dict:
         """The file's entries (see the module's doc), with the numpy types they have always had."""
@@ -230,21 +262,33 @@ def set_aside(path, error) -> str:
     """A damaged file renamed to `<name>.damaged` (kept, never read again, not an output), and the
     message that says so."""
     path = Path(path)
-    path.replace(path.with_name(path.name + ".damaged"))
-    return f"{error}; set aside as '{path.name}.damaged' to be made again"
+    path.replace(path.with_name(path.name + DAMAGED))
+    return f"{error}; set aside as '{path.name}{DAMAGED}' to be made again"
 
 
-def set_aside_damaged(paths) -> list[str]:
-    """Latents files that cannot be read (truncated or garbled: a disk that filled up, a copy cut short)
-    renamed to `<name>.damaged`, so that the workflow makes them again instead of rendering them; one
-    message per file set aside, naming it and what is wrong."""
-    messages = []
+@dataclass(frozen=True)
+class LatentShape:
+    """The sizes of a generator's latents (models.generator.latent_shape)."""
+
+    z_dim: int
+    num_classes: int  # class logits
+    embed_dim: int  # a class embedding (searches of the embedding itself)
+
+
+DAMAGED = ".damaged"  # the suffix of a latents file set aside: never an output (the manifest skips it)
+
+
+def damaged_latents(paths, shape: LatentShape | None = None) -> list[tuple[Path, str]]:
+    """The latents files among `paths` that cannot be read (truncated or garbled: a disk that filled up,
+    a copy cut short) or hold no point the generator can render (a valid archive with NaN values,
+    another dtype, other sizes than `shape`'s), each with what is wrong."""
+    found = []
     for path in map(Path, paths):
         try:
-            Latents.load(path)
+            Latents.load(path, shape)
         except LatentsError as err:
-            messages.append(set_aside(path, err))
-    return messages
+            found.append((path, str(err)))
+    return found
 
 
 def save_arrays(path: str | Path, arrays: dict, if_changed: bool = False) -> None:

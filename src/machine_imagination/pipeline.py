@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .files import digest, package_versions
+from .film.captions import film_title
 from .film.plan import card_frames, frame_plan
 from .film.settings import FilmSettings
 from .search.candidates import candidate_seed
@@ -239,8 +240,7 @@ class TextJobs:
     def card(self, which: str) -> tuple[str, int, dict]:
         """A card's text, frames and identity ('title' or 'end')."""
         title, end = card_frames(self.config["film"])
-        text = (self.config["titles"].get(self.name) or self.name.replace("-", " ").replace("_", " ").title()
-                if which == "title" else self.film.credits)
+        text = film_title(self.config, self.name) if which == "title" else self.film.credits
         frames = title if which == "title" else end
         return text, frames, self.film.card_identity(self.config, text, frames)
 

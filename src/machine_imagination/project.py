@@ -4,12 +4,15 @@ or file at fault. Also what every output records of the config (`provenance`).""
 from __future__ import annotations
 
 import copy
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .files import package_versions
+from .inputs import control_character, one_line, shown
 from .models import ModelError
 from .models.classes import check_initial_class
 from .models.clip import check_clip_spec
@@ -19,6 +22,9 @@ from .schema import SCHEMA_PATH, load_schema  # noqa: F401 (load_schema: the tes
 from .text import Prompt, TextError, check_template, make_prompts
 
 MIN_FRAME, MAX_FRAME = 64, 8192  # film.frame's sides, in pixels
+# A config holds a few hundred values; one with more is a YAML alias bomb (a few lines that expand into
+# millions of values), refused before anything walks it further.
+MAX_CONFIG_VALUES = 100_000
 
 
 class ConfigError(ValueError):
@@ -44,6 +50,15 @@ def _key(path) -> str:
 
 
 def _describe(error) -> str:
+    """One line per schema error, naming the key, showing the value on one short line, and saying what
+    to write instead."""
+    key = _key(error.absolute_path)
+    if error.validator == "type" and isinstance(error.instance, str):
+        hint = _number_hint(error.instance, error.validator_value)
+        return f"config key '{key}': {shown(error.instance)} is not of type {_types(error.validator_value)}{hint}"
+    if error.validator in ("maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum"):
+        reason = error.schema.get("why") if error.validator.endswith("aximum") else None
+        return f"config key '{key}': {error.message}" + (f" ({reason})" if reason else "")
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
@@ -52,11 +67,58 @@ def _describe(error) -> str:
         return f"unknown config key {keys}; allowed here: {', '.join(allowed)}"
     if error.validator == "required":
         return f"config is missing the key {error.message.split(' ')[0]} (at {_key(error.absolute_path)})"
-    return f"config key '{_key(error.absolute_path)}': {error.message}"
+    message, value = error.message, repr(error.instance)
+    if message.startswith(value):  # jsonschema's messages start with the value, in full
+        message = shown(error.instance) + message[len(value):]
+    return f"config key '{key}': {one_line(message)}"
+
+
+def _types(expected) -> str:
+    return " or ".join(f"'{t}'" for t in ([expected] if isinstance(expected, str) else expected))
+
+
+def _number_hint(value: str, expected) -> str:
+    """Why a number came out as text: YAML 1.1 (PyYAML, Snakemake) reads 1e-4 without a dot as a string."""
+    expected = [expected] if isinstance(expected, str) else expected
+    if not {"number", "integer"} & set(expected):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if "integer" in expected and number.is_integer() and "number" not in expected:
+        return f" (YAML reads {value} as text: write {int(number)})"
+    mantissa = re.fullmatch(r"([+-]?\d+)([eE][+-]?\d+)", value.strip())
+    written = f"{mantissa[1]}.0{mantissa[2]}" if mantissa else repr(number)
+    return f" (YAML reads {value} as text, not as a number: write {written}, with a dot)"
+
+
+def check_values(config: dict) -> None:
+    """Every number in the config is finite (YAML's .inf and .nan pass the schema's bounds), every
+    string is free of control characters, and the config is no YAML alias bomb (more than
+    MAX_CONFIG_VALUES values, or nested deeper than any config): walked without recursion."""
+    stack, seen = [((), config)], 0
+    while stack:
+        path, value = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES or len(path) > 20:
+            raise ConfigError(f"the config holds more than {MAX_CONFIG_VALUES} values or is nested deeper than 20 "
+                              "levels (YAML aliases that expand into copies of copies?), at "
+                              f"'{_key(path[:20])}': refused")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key '{_key(path)}': {value} is not a finite number")
+        if isinstance(value, str) and control_character(value):
+            raise ConfigError(f"config key '{_key(path)}': control character {control_character(value)[1]} in "
+                              f"{shown(value)}; a value may hold only printable characters, tabs and line breaks")
+        if isinstance(value, dict):
+            stack.extend(((*path, name), item) for name, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, n), item) for n, item in enumerate(value))
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:
     """Return a validated copy of `config` with every default filled in; raise ConfigError otherwise."""
+    check_values(dict(config))
     config = copy.deepcopy(dict(config))
     validator = _validator_with_defaults(schema or load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])

@@ -118,6 +118,17 @@ def check_products(text_dir) -> list[str]:
     return problems
 
 
+def start_check(text_dir) -> None:
+    """What every run checks of a text's results before any job (`check_products`): raise ReceiptError
+    naming what is missing or cut short, and the command that sets it aside."""
+    problems = check_products(text_dir)
+    if problems:
+        listed = "\n  ".join(problems[:20]) + (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise ReceiptError(f"{text_dir}: files that earlier jobs made are missing or damaged:\n  {listed}\n"
+                           f"Run `machine-imagination repair {text_dir}` to set them aside; the next run makes "
+                           "them again.")
+
+
 def repair(text_dir) -> list[str]:
     """What `machine-imagination repair` does: every receipt whose products are not all there at their
     recorded size, and every latents file among them that does not load, set aside (the damaged files

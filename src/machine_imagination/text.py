@@ -3,16 +3,32 @@ into a `Prompt`, apply the overrides table, and write `prompts.tsv` with how eac
 context (the job of workflow/rules/text.smk)."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 
 import numpy as np
 
 from .files import atomic_write_text
+from .inputs import control_character, file_problem, shown
 from .models.classes import check_initial_class
+
+# The longest sentence (or line) a text may have, in characters: a page of prose. A longer one is a
+# paragraph without sentence ends (or a file that is not prose); CLIP reads only its first ~300
+# characters and its caption would not fit the frame. It is refused rather than split: splitting it
+# would shift every later sentence's index, and so its seed and its files.
+MAX_SENTENCE_CHARS = 10_000
+# Seeds (the project's, an overrides table's) are whole numbers from 0 to 2**63 - 1: what every
+# consumer of a seed takes (numpy's int64 in a latents file, torch.manual_seed, numpy's SeedSequence).
+SEED_MAX = 2**63 - 1
+# The most CMA-ES generations (or gradient steps) a search may run: the schema's search.iterations
+# maximum, which an overrides table's iterations column shares (tests/test_config.py checks they agree).
+MAX_ITERATIONS = 100_000
 
 
 class TextError(ValueError):
@@ -30,7 +46,7 @@ class Prompt:
     candidate: int | None = None  # the artist's pick among the sentence's candidates (overrides), or None: the judge's
 
 
-def parse_weighted_prompt(spec: str) -> list[tuple[str, float]]:
+def parse_weighted_prompt(spec: str, what: str = "prompt") -> list[tuple[str, float]]:
     """'a red fox:1 | blurry:-0.5' -> [('a red fox', 1.0), ('blurry', -0.5)]. A part without ':weight'
     has weight 1; only text after a part's last ':' that reads as a number is a weight, so a colon
     inside a sentence stays text."""
@@ -47,9 +63,12 @@ def parse_weighted_prompt(spec: str) -> list[tuple[str, float]]:
                 text = head.strip()
             except ValueError:
                 pass
+        if not math.isfinite(weight):
+            raise TextError(f"{what} {shown(spec)}: the weight of {shown(text)} is {tail.strip()!r}; a weight is a "
+                            "finite number such as 1 or -0.5")
         parts.append((text, weight))
     if not any(w > 0 for _, w in parts):
-        raise TextError(f"prompt {spec!r} has no part with a positive weight")
+        raise TextError(f"{what} {shown(spec)} has no part with a positive weight")
     return parts
 
 
@@ -69,21 +88,40 @@ def fill_prompt(template: str, sentence: str, style: str = "") -> tuple:
     return tuple(parts)
 
 
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text; Windows and old Mac line endings and a byte-order mark are normalised."""
+UTF_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32", "utf-32"),
+            (codecs.BOM_UTF16_LE, "UTF-16", "utf-16"), (codecs.BOM_UTF16_BE, "UTF-16", "utf-16"))
+
+
+def read_text(path: str | Path, what: str = "text file", key: str = "texts") -> str:
+    """Read a UTF-8 text (`what`: a text file or an overrides table, under config key `key`); Windows
+    and old Mac line endings and a byte-order mark are normalised. A file that is not UTF-8, or that
+    holds a control character other than tab and newline (NUL, ESC, …), is refused naming the line."""
     path = Path(path)
-    if not path.is_file():
-        raise TextError(f"text file '{path}' does not exist (check the path under 'texts:' in the config)")
+    problem = file_problem(path)
+    if problem:
+        raise TextError(f"{what} '{path}' {problem} (check the path under '{key}:' in the config)")
     data = path.read_bytes()
+    for bom, name, codec in UTF_BOMS:
+        if data.startswith(bom):
+            raise TextError(f"{what} '{path}' is {name} (it starts with a {name} byte-order mark), not UTF-8; "
+                            f"convert it: `iconv -f {codec} -t utf-8 '{path}' > converted.txt`")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise TextError(
-            f"text file '{path}' is not UTF-8 (byte 0x{data[err.start]:02x} at line {line}); "
+            f"{what} '{path}' is not UTF-8 (byte 0x{data[err.start]:02x} at line {line}); "
             "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`"
         ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    found = control_character(text)
+    if found:
+        line, name = found
+        hint = (" (NUL bytes throughout: is it UTF-16 without a byte-order mark? `iconv -f utf-16le -t utf-8`)"
+                if text.count("\0") > len(text) // 4 else " (is it a binary file?)")
+        raise TextError(f"{what} '{path}', line {line}: control character {name}; a text may hold only "
+                        f"printable characters, tabs and line breaks{hint}")
+    return text
 
 
 def _has_words(segment: str) -> bool:
@@ -136,18 +174,26 @@ def segment(segmenter, paragraph: str, window: int = SEGMENT_WINDOW) -> list[str
     return sentences + segmenter.segment(paragraph[start:])
 
 
-def check_template(template: str) -> None:
+def check_template(template: str, what: str = "text.template", needs_sentence: bool = True) -> None:
+    """A prompt template (`what`: text.template, or an overrides table's prompt, which may leave the
+    sentence out): its only field is {sentence}, literal braces are doubled, its weights are finite
+    numbers, and (where there is one) {sentence} is in a part with a positive weight."""
+    help = "use {sentence} for the sentence and {{ }} for literal braces"
     try:
-        filled = template.format(sentence="\0")
-    except (KeyError, IndexError, ValueError) as err:
-        raise TextError(
-            f"text.template {template!r} is not a valid template ({type(err).__name__}: {err}); "
-            "use {sentence} for the sentence and {{ }} for literal braces"
-        ) from None
-    if "\0" not in filled:
-        raise TextError(f"text.template {template!r} does not contain {{sentence}}")
-    if not any("{sentence}" in text and w > 0 for text, w in parse_weighted_prompt(template)):
-        raise TextError(f"text.template {template!r}: {{sentence}} must be in a part with a positive weight")
+        fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template)
+                  if name is not None]
+    except ValueError as err:
+        raise TextError(f"{what} {shown(template)} is not a valid template ({err}); {help}") from None
+    for name, spec, conversion in fields:
+        if name != "sentence" or spec or conversion:
+            field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise TextError(f"{what} {shown(template)} is not a valid template ({shown(field)} is not a field it "
+                            f"may use); {help}")
+    if needs_sentence and not fields:
+        raise TextError(f"{what} {shown(template)} does not contain {{sentence}}")
+    parts = parse_weighted_prompt(template, what)
+    if fields and not any("{sentence}" in text and w > 0 for text, w in parts):
+        raise TextError(f"{what} {shown(template)}: {{sentence}} must be in a part with a positive weight")
 
 
 def sentence_seed(project_seed: int, index: int) -> int:
@@ -193,9 +239,15 @@ def make_prompts(path, *, split="sentences", language="en", template="{sentence}
     number of `candidates` per sentence); `cache`: see `text_sentences`."""
     check_template(template)
     sentences = text_sentences(path, split, language, cache)
+    unit = "line" if split == "lines" else "sentence"
     if not sentences:
-        unit = "line" if split == "lines" else "sentence"
         raise TextError(f"text file '{path}' contains no {unit} (it is empty or holds no words)")
+    for i, s in enumerate(sentences):
+        if len(s) > MAX_SENTENCE_CHARS:
+            raise TextError(f"text file '{path}': {unit} {i} has {len(s)} characters, more than the "
+                            f"{MAX_SENTENCE_CHARS} a {unit} may have (it starts {shown(s, 60)}); a paragraph without "
+                            "sentence ends? Add them, or a blank line between paragraphs (it is not split "
+                            "for you: that would move every later sentence to another index and seed)")
     if overrides_table:
         overrides = read_overrides(overrides_table, len(sentences), class_names, candidates)
     overrides = overrides or {}
@@ -212,15 +264,17 @@ def make_prompts(path, *, split="sentences", language="en", template="{sentence}
 
 
 OVERRIDE_COLUMNS = {"seed": int, "initial_class": str, "iterations": int, "prompt": str, "candidate": int}
+OVERRIDE_BOUNDS = {  # column: (lowest, highest, why)
+    "seed": (0, SEED_MAX, "2**63 - 1 is the largest seed the search and the latents file can take"),
+    "iterations": (1, MAX_ITERATIONS, "as search.iterations: more could never finish"),
+}
 
 
 def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) -> dict:
     """An overrides table: a TSV with an `index` column and any of seed, initial_class, iterations,
     prompt, candidate (a pick among the sentence's `candidates`); an empty cell keeps the project's
     value. Returns {index: {column: value}}."""
-    if not Path(path).is_file():
-        raise TextError(f"overrides table '{path}' does not exist (check the path under 'overrides:' in the config)")
-    lines = read_text(path).split("\n")
+    lines = read_text(path, "overrides table", "overrides").split("\n")
     rows = [line.split("\t") for line in lines if line.strip()]
     if not rows or rows[0][0].strip() != "index":
         raise TextError(f"overrides table '{path}' must start with a header line whose first column is 'index'")
@@ -235,11 +289,15 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
         try:
             index = int(row[0])
         except ValueError:
-            raise TextError(f"{where}: index {row[0]!r} is not a whole number") from None
+            raise TextError(f"{where}: index {shown(row[0])} is not a whole number") from None
         if not 0 <= index < sentences:
             raise TextError(f"{where}: index {index} is out of range (the text has {sentences} sentences)")
         if index in table:
             raise TextError(f"{where}: index {index} appears twice")
+        extra = [cell for cell in row[len(header):] if cell.strip()]
+        if extra:
+            raise TextError(f"{where}: {len(header) + len(extra)} cells, but the header names {len(header)} "
+                            f"columns (extra: {shown(extra)}); a tab inside a cell starts another cell")
         values = {}
         for name, cell in zip(header[1:], row[1:]):
             cell = cell.strip()
@@ -248,9 +306,10 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
             try:
                 values[name] = OVERRIDE_COLUMNS[name](cell)
             except ValueError:
-                raise TextError(f"{where}: {name} {cell!r} is not a whole number") from None
-            if name == "iterations" and values[name] < 1 or name == "seed" and values[name] < 0:
-                raise TextError(f"{where}: {name} must be {'at least 1' if name == 'iterations' else '0 or more'}")
+                raise TextError(f"{where}: {name} {shown(cell)} is not a whole number") from None
+            if name in OVERRIDE_BOUNDS and not OVERRIDE_BOUNDS[name][0] <= values[name] <= OVERRIDE_BOUNDS[name][1]:
+                low, high, why = OVERRIDE_BOUNDS[name]
+                raise TextError(f"{where}: {name} {values[name]} is out of range: give {low} to {high} ({why})")
             if name == "candidate" and not 0 <= values[name] < candidates:
                 allowed = f"0 to {candidates - 1}" if candidates > 1 else "0 (search.candidates is 1)"
                 raise TextError(f"{where}: candidate {values[name]} is out of range: sentence {index} has "
@@ -262,7 +321,10 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
                 except ValueError as err:
                     raise TextError(f"{where}: {err}") from None
             if name == "prompt":
-                check_template(cell) if "{sentence}" in cell else parse_weighted_prompt(cell)
+                try:
+                    check_template(cell, "prompt", needs_sentence=False)
+                except TextError as err:
+                    raise TextError(f"{where}: {err}") from None
         table[index] = values
     return table
 

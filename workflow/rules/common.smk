@@ -9,14 +9,16 @@ from dataclasses import replace
 
 from snakemake.exceptions import WorkflowError
 
+from machine_imagination.film.captions import caption_warnings
 from machine_imagination.models import ModelError
 from machine_imagination.models.clip import clip_files
 from machine_imagination.models.generator import generator_files
 from machine_imagination.pipeline import BLOCK_PATTERN, DIGEST_PATTERN, Block, TextJobs
 from machine_imagination.project import ConfigError, resolve_project
-from machine_imagination.receipts import check_products
+from machine_imagination.receipts import ReceiptError, start_check
 from machine_imagination.report.manifest import rerun_warning
 from machine_imagination.text import TextError
+from machine_imagination.video import FilmError
 from machine_imagination.worlds.tiny import TINY_CLIP, TINY_GENERATOR
 
 def sentence_caches(config):
@@ -44,6 +46,14 @@ WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
 # A rerun on other package versions, or another kind of machine, than a text's results says so once.
 if workflow.is_main_process and (warning := rerun_warning(config)):
     print(warning, file=sys.stderr)
+# Checks whose cost grows with the text, once, in the main process: captions in characters the font
+# cannot draw, or too long for the frame, are warned of (machine-imagination check says the same).
+if workflow.is_main_process:
+    try:
+        for message in caption_warnings(config, PROMPTS):
+            print(f"warning: {message}", file=sys.stderr)
+    except FilmError as err:
+        raise WorkflowError(str(err)) from None
 DOWNLOADS = PROJECT.downloads  # named models without weights.cache: rule download_models (weights.smk)
 DOWNLOADED = "resources/named-models.json"
 # What earlier runs made must still be there: a file that a job's receipt lists and that is gone or cut
@@ -51,13 +61,10 @@ DOWNLOADED = "resources/named-models.json"
 # only; reading file sizes, nothing is changed).
 if workflow.is_main_process:
     for text in config["texts"]:
-        problems = check_products(f"results/{text}")
-        if problems:
-            listed = "\n  ".join(problems[:20]) + (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else "")
-            raise WorkflowError(
-                f"results/{text}: files that earlier jobs made are missing or damaged:\n  {listed}\n"
-                f"Run `machine-imagination repair results/{text}` to set them aside; the next run makes them again."
-            )
+        try:
+            start_check(f"results/{text}")
+        except ReceiptError as err:
+            raise WorkflowError(str(err)) from None
 
 
 wildcard_constraints:

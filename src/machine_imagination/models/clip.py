@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import NO_NETWORK_HELP, CheckpointMismatchError, ModelError, ModelUnavailableError
+from .checkpoints import check_model_file, unreadable
 
 CLIP_DIR_FILES = ("open_clip_config.json", "open_clip_pytorch_model.bin")
 # OpenAI's CLIP normalisation, used when a checkpoint does not name its own (and by the models made here).
@@ -42,6 +43,8 @@ def check_clip_spec(model: str, pretrained: str | None) -> None:
                 f"clip.model: '{model}' is not a directory holding {' + '.join(CLIP_DIR_FILES)} "
                 f"(missing: {', '.join(missing)}){hint}. {_clip_offline_help()}"
             )
+        check_model_file(path / CLIP_DIR_FILES[0], "clip.model", "config", ("model_cfg",))
+        check_model_file(path / CLIP_DIR_FILES[1], "clip.model")
         return
     import open_clip
 
@@ -53,7 +56,10 @@ def check_clip_spec(model: str, pretrained: str | None) -> None:
             + (f" (similar: {', '.join(close)})" if close else "")
             + "; or give the path of a directory holding open_clip_config.json + open_clip_pytorch_model.bin"
         )
-    if pretrained is None or Path(pretrained).is_file():
+    if pretrained is None:
+        return
+    if Path(pretrained).is_file():
+        check_model_file(pretrained, "clip.pretrained")
         return
     if os.sep in pretrained:
         raise ModelUnavailableError(f"clip.pretrained: file '{pretrained}' does not exist. {_clip_offline_help()}")
@@ -132,12 +138,16 @@ def load_clip(model: str, pretrained: str | None = "openai", device="cpu") -> Cl
         clip_model = open_clip.create_model(
             name, pretrained=None if name.startswith("local-dir:") else pretrained, device=device, **kwargs
         )
-    except RuntimeError as err:
-        if "download" in str(err).lower() or "hub" in str(err).lower():
+    except Exception as err:  # noqa: BLE001 - every failure becomes one named error
+        local = clip_files(model, pretrained)
+        if not local and ("download" in str(err).lower() or "hub" in str(err).lower()):
             raise ModelUnavailableError(
                 f"could not fetch CLIP '{model}' / '{pretrained}' ({err}). {_clip_offline_help()} {NO_NETWORK_HELP}"
             ) from None
-        raise CheckpointMismatchError(f"CLIP '{model}' / '{pretrained}': {err}") from None
+        if isinstance(err, RuntimeError) and "state_dict" in str(err):  # tensors that do not fit the config
+            raise CheckpointMismatchError(f"CLIP '{model}' / '{pretrained}': {err}") from None
+        key = "clip.model" if not clip_is_named(model) else "clip.pretrained"
+        raise unreadable(key, local[-1] if local else f"{model}/{pretrained}", err) from None
     clip_model.eval().requires_grad_(False)
     cfg = open_clip.get_model_preprocess_cfg(clip_model)
     size = cfg.get("size", clip_model.visual.image_size)

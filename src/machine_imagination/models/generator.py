@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import NO_NETWORK_HELP, CheckpointMismatchError, ModelError, ModelUnavailableError
+from ..latents import LatentShape
+from . import NO_NETWORK_HELP, CheckpointMismatchError, ModelUnavailableError
+from .checkpoints import check_model_file, json_problem, unreadable
 from .classes import imagenet_classes
 
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 BIGGAN_FILES = ("config.json", "pytorch_model.bin")
+# What a BigGAN config.json must say (pytorch_pretrained_biggan's BigGANConfig reads them all).
+BIGGAN_CONFIG_KEYS = ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes", "layers",
+                      "attention_layer_position")
 # A generator directory may name its classes, one per line (BigGAN's own are the ImageNet classes).
 CLASS_NAMES_FILE = "class_names.txt"
 
@@ -29,7 +34,21 @@ def generator_resolution(model: str) -> int:
     """Image side of a generator spec, without loading its weights."""
     if generator_is_named(model):
         return int(model.rsplit("-", 1)[1])
+    check_model_file(Path(model) / "config.json", "generator.model", "config", BIGGAN_CONFIG_KEYS)
     return int(json.loads((Path(model) / "config.json").read_text())["output_dim"])
+
+
+def latent_shape(model: str) -> LatentShape | None:
+    """The sizes of a generator spec's latents (`latents.LatentShape`), from its config.json without
+    loading its weights; None while a directory has no readable config (a model the workflow makes)."""
+    if generator_is_named(model):
+        return LatentShape(z_dim=128, num_classes=1000, embed_dim=128)  # every BigGAN-deep
+    config_file = Path(model) / "config.json"
+    if json_problem(config_file, BIGGAN_CONFIG_KEYS):
+        return None
+    config = json.loads(config_file.read_text())
+    return LatentShape(z_dim=int(config["z_dim"]), num_classes=int(config["num_classes"]),
+                       embed_dim=int(config["class_embed_dim"]))
 
 
 def generator_class_names(model: str) -> list[str]:
@@ -62,6 +81,8 @@ def check_generator_spec(model: str) -> None:
         raise ModelUnavailableError(
             f"generator.model: directory '{model}' lacks {', '.join(missing)}. {_biggan_offline_help(model)}"
         )
+    check_model_file(path / "config.json", "generator.model", "config", BIGGAN_CONFIG_KEYS)
+    check_model_file(path / "pytorch_model.bin", "generator.model")
 
 
 def _biggan_offline_help(model: str) -> str:
@@ -145,12 +166,15 @@ def load_generator(model: str, device="cpu") -> Generator:
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
     config_file, weights_file = _resolve_biggan(model)
-    config = BigGANConfig.from_json_file(config_file)
-    biggan = BigGAN(config)
+    try:
+        config = BigGANConfig.from_json_file(config_file)
+        biggan = BigGAN(config)
+    except Exception as err:  # a config.json that parses but describes no BigGAN
+        raise unreadable("generator.model", config_file, err) from None
     try:
         state = torch.load(weights_file, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ModelError(f"generator.model '{model}': cannot read {weights_file}: {err}") from None
+        raise unreadable("generator.model", weights_file, err) from None
     result = biggan.load_state_dict(state, strict=False)
     # pytorch-pretrained-biggan itself loads with strict=False: refuse what it would silently accept.
     if result.missing_keys or result.unexpected_keys:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..environment import Changes, Environment, Machine, compare, machine_counts
 from ..files import sha256_file as sha256, write_json
+from ..latents import DAMAGED
 from ..status import read_records
 from ..text import read_prompts_tsv
 
@@ -20,9 +21,11 @@ SKIPPED_DIRS = ("checkpoints", "timings", "receipts")
 
 
 def output_files(root: Path) -> list[Path]:
+    """Every output under `root`: not the manifest, hidden files (a write in progress), a damaged file
+    set aside to be made again (`<name>.damaged`), nor the skipped directories."""
     root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST
-                  and not p.name.startswith(".") and p.relative_to(root).parts[0] not in SKIPPED_DIRS)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
+                  and not p.name.endswith(DAMAGED) and p.relative_to(root).parts[0] not in SKIPPED_DIRS)
 
 
 def write_manifest(root, config: dict, text_name: str) -> dict:
@@ -50,7 +53,9 @@ def verify_manifest(root) -> list[str]:
     path = root / MANIFEST
     if not path.is_file():
         return [f"{path}: no manifest"]
-    recorded = json.loads(path.read_text())["files"]
+    # (a manifest written before set-aside files were left out may list one: it is no output either)
+    recorded = {name: digest for name, digest in json.loads(path.read_text())["files"].items()
+                if not name.endswith(DAMAGED)}
     problems = []
     for name, digest in sorted(recorded.items()):
         file = root / name
