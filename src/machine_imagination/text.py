@@ -165,7 +165,13 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
     value. Returns {index: {column: value}}."""
     if not Path(path).is_file():
         raise TextError(f"overrides table '{path}' does not exist (check the path under 'overrides:' in the config)")
-    lines = read_text(path).split("\n")
+    return parse_overrides(read_text(path), path, sentences, class_names, candidates)
+
+
+def parse_overrides(content: str, path, sentences: int, class_names=None, candidates: int = 1) -> dict:
+    """`read_overrides` of a table's text, as if read from the file `path` (which the messages name):
+    what the pipeline will read of a table before it is written (machine-imagination review)."""
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     rows = [line.split("\t") for line in lines if line.strip()]
     if not rows or rows[0][0].strip() != "index":
         raise TextError(f"overrides table '{path}' must start with a header line whose first column is 'index'")
