@@ -154,3 +154,15 @@ def test_bad_overrides_tables_are_named_with_the_line(tmp_path, content, message
     table.write_text(content)
     with pytest.raises(TextError, match=message):
         read_overrides(table, 3)
+
+
+def test_a_prompt_the_overrides_table_cannot_use_is_named_by_its_line(tmp_path):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text("index\tprompt\n0\ta red fox\n1\tblurry:-1\n")
+    with pytest.raises(TextError, match=r"o.tsv', line 3: prompt 'blurry:-1' has no part with a positive weight"):
+        read_overrides(table, sentences=2)
+    table.write_text("index\tprompt\n1\t{sentence}:-1 | a fox\n")
+    with pytest.raises(TextError, match=r"line 2: text.template '\{sentence\}:-1 \| a fox': \{sentence\} must be in"):
+        read_overrides(table, sentences=2)

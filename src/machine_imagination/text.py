@@ -213,7 +213,10 @@ def parse_overrides(content: str, path, sentences: int, class_names=None, candid
                 except ValueError as err:
                     raise TextError(f"{where}: {err}") from None
             if name == "prompt":
-                check_template(cell) if "{sentence}" in cell else parse_weighted_prompt(cell)
+                try:
+                    check_template(cell) if "{sentence}" in cell else parse_weighted_prompt(cell)
+                except TextError as err:
+                    raise TextError(f"{where}: {err}") from None
         table[index] = values
     return table
 
