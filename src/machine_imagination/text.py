@@ -168,11 +168,16 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
     return parse_overrides(read_text(path), path, sentences, class_names, candidates)
 
 
+def overrides_rows(content: str) -> list[list[str]]:
+    """The cells of an overrides table's lines that are not blank, the header first, as its parser reads them."""
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line.split("\t") for line in lines if line.strip()]
+
+
 def parse_overrides(content: str, path, sentences: int, class_names=None, candidates: int = 1) -> dict:
     """`read_overrides` of a table's text, as if read from the file `path` (which the messages name):
     what the pipeline will read of a table before it is written (machine-imagination review)."""
-    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    rows = [line.split("\t") for line in lines if line.strip()]
+    rows = overrides_rows(content)
     if not rows or rows[0][0].strip() != "index":
         raise TextError(f"overrides table '{path}' must start with a header line whose first column is 'index'")
     header = [h.strip() for h in rows[0]]

@@ -147,6 +147,7 @@ def outputs_of(text):
                         k=range(config["search"]["candidates"]))
     if config["search"]["candidates"] > 1:
         files.append(f"results/{text}/candidates.png")
+    files += [f"results/{text}/review.html", f"results/{text}/review"]  # the review page and its thumbnails
     return files
 
 
