@@ -248,3 +248,19 @@ def test_config_files_layer_as_snakemake_layers_them(project):
     assert layered.settings.table == "other.tsv" and layered.settings.iterations == 7
     assert layered.settings.candidates == 2  # a key only the first file sets stays
     assert urllib.parse.quote(layered.text) == "fake"
+
+
+def test_the_server_follows_the_config_as_it_changes(served, project):
+    """The artist adds the line that names the table (or names another) while the page is open."""
+    assert (state(served)["path"], state(served)["configured"]) == ("picks.tsv", True)
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    del config["overrides"]
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    assert (state(served)["path"], state(served)["configured"]) == ("overrides/fake.tsv", False)
+    status, page = call(served, "")
+    assert b"overrides: {fake: overrides/fake.tsv}" in page  # the line to add, on the page
+    (project / "config.yaml").write_text("texts: [not, a, map]\n")  # broken halfway through an edit
+    assert state(served)["path"] == "overrides/fake.tsv"
+    config["overrides"] = {"fake": "overrides/fake.tsv"}
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    assert (state(served)["path"], state(served)["configured"]) == ("overrides/fake.tsv", True)

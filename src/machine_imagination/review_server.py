@@ -64,6 +64,10 @@ class ReviewProject:
     settings: ReviewSettings
 
 
+def _stamps(files) -> tuple:
+    return tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None for p in map(Path, files))
+
+
 def layered_config(configfiles) -> dict:
     """The config files merged in order as Snakemake merges them (later keys win, mappings merge)."""
     from snakemake.utils import update_config
@@ -110,7 +114,8 @@ class Reviewer:
     """What the server does for the page, apart from HTTP."""
 
     def __init__(self, project: ReviewProject):
-        self.project = project
+        self._project, self._stamps = project, _stamps(project.configfiles)
+        self._project_lock = threading.Lock()
         self.save_lock = threading.Lock()
         self.plan_lock = threading.Lock()
         self._tokenizer = None
@@ -118,8 +123,26 @@ class Reviewer:
         self._prompts: dict = {}  # (table, the text file's time and size) -> prompts, the last few
         self._prompts_lock = threading.RLock()  # making a table's prompts asks for the plain ones
 
+    @property
+    def project(self) -> ReviewProject:
+        """The project, read again when a config file has changed (the artist added the line that names the
+        table, say); a config that no longer reads leaves the project as it was."""
+        with self._project_lock:
+            stamps = _stamps(self._project.configfiles)
+            if stamps != self._stamps:
+                self._stamps = stamps
+                old = self._project
+                try:
+                    self._project = open_project(old.configfiles, old.text, old.snakefile)
+                except ConfigError:
+                    pass
+                with self._prompts_lock:
+                    self._prompts.clear()
+            return self._project
+
     def page(self) -> str:
-        return render_page(read_review(self.project.settings, self.project.results, served=True))
+        project = self.project
+        return render_page(read_review(project.settings, project.results, served=True))
 
     def state(self) -> OverridesState:
         return overrides_state(self.project.settings, self.sentence_count())
@@ -130,17 +153,18 @@ class Reviewer:
     def prompts(self, content: str):
         """The text's prompts with the table `content` (none: "") as the pipeline makes them; TextError:
         what the pipeline says of the table."""
-        stat = Path(self.project.config["texts"][self.project.text]).stat()
+        project = self.project
+        stat = Path(project.config["texts"][project.text]).stat()
         key = (content, stat.st_mtime_ns, stat.st_size)
         with self._prompts_lock:
             if key not in self._prompts:
                 if len(self._prompts) > 16:
                     self._prompts.clear()
-                self._prompts[key] = self.make_prompts(content)
+                self._prompts[key] = self.make_prompts(project, content)
             return self._prompts[key]
 
-    def make_prompts(self, content: str):
-        project, settings = self.project, self.project.settings
+    def make_prompts(self, project: ReviewProject, content: str):
+        settings = project.settings
         if not content:
             return text_prompts(project.config, project.text, overrides={})
         sentences = len(self.prompts(""))
