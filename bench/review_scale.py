@@ -142,7 +142,8 @@ requestAnimationFrame(step);
 
 
 def measure(page: Path, profile: Path, step: int = 300) -> dict:
-    """Open the page from file://, then scroll it `step` pixels a frame to the end."""
+    """Open the page from file://, then scroll it `step` pixels a frame to the end; then the same scroll
+    through a page of plain text as tall (what this machine's load alone costs the frames)."""
     driver = headless_chromium(profile)
     try:
         driver.set_script_timeout(600)
@@ -155,6 +156,12 @@ def measure(page: Path, profile: Path, step: int = 300) -> dict:
         frames = driver.execute_async_script(SCROLL.replace("arguments_step", str(step)))[1:]
         after = driver.execute_script(images)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        plain = page.with_name("plain.html")
+        lines = "".join(f"<p>line {n} of plain text</p>" for n in range(height // 40))
+        plain.write_text(f"<!doctype html><body>{lines}</body>")
+        driver.get(plain.as_uri())
+        plain_frames = np.asarray(driver.execute_async_script(SCROLL.replace("arguments_step", str(step)))[1:])
     finally:
         driver.quit()
     frames = np.asarray(frames)
@@ -163,7 +170,10 @@ def measure(page: Path, profile: Path, step: int = 300) -> dict:
             "scroll_frames": len(frames), "scroll_pixels_per_frame": step,
             "frame_ms_median": round(float(np.median(frames)), 1),
             "frame_ms_p95": round(float(np.percentile(frames, 95)), 1), "frame_ms_max": round(float(frames.max()), 1),
-            "frames_over_50ms": int((frames > 50).sum()), "console_errors": len(errors)}
+            "frames_over_50ms": int((frames > 50).sum()), "console_errors": len(errors),
+            "plain_text_page": {"frame_ms_median": round(float(np.median(plain_frames)), 1),
+                                "frame_ms_p95": round(float(np.percentile(plain_frames, 95)), 1),
+                                "frames_over_50ms": int((plain_frames > 50).sum()), "scroll_frames": len(plain_frames)}}
 
 
 def main(argv=None) -> dict:
@@ -171,6 +181,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--side", type=int, default=256, help="the images' side in pixels")
+    parser.add_argument("--step", type=int, default=300, help="pixels scrolled per frame (300: a fling)")
     parser.add_argument("--out", help="write the result here as JSON")
     args = parser.parse_args(argv)
     from machine_imagination.report.review import THUMBNAILS, review_page_job
@@ -187,7 +198,7 @@ def main(argv=None) -> dict:
                   "thumbnail_bytes": thumbnails,
                   "image_bytes": sum(p.stat().st_size for p in (root / "candidates").rglob("[0-9].png"))}
         missing = browser_missing()
-        result["browser"] = measure(root / "review.html", Path(tmp) / "profile") if not missing else missing
+        result["browser"] = measure(root / "review.html", Path(tmp) / "profile", args.step) if not missing else missing
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -156,14 +156,15 @@
                                 `judge ${number(s.judge_score, 3)} · ` +
                                 `CLIP similarity ${number(s.similarity, 3)}` }));
 
+    // One image per sentence: the strip of its takes' thumbnails, under a row of transparent cells, one per take.
+    const strip = el("img", { class: "strip", src: s.thumbs, loading: "lazy", decoding: "async", alt: "",
+                              width: THUMB * s.takes.length, height: THUMB });
     const takes = el("ol", { class: "takes", "aria-label": "takes" });
     const takeItems = s.takes.map((take) => {
       const isKept = take.number === s.kept;
-      const image = el("img", { src: s.thumbs, loading: "lazy", decoding: "async", alt: `take ${take.number}`,
-                                style: `width:${THUMB * s.takes.length}px; left:${-THUMB * take.number}px` });
       const button = el("button", { type: "button", "data-take": take.number,
                                     title: `take ${take.number}, searched from seed ${take.seed}: pick it` },
-                        el("div", { class: "thumb" }, image),
+                        el("span", { class: "cell" }),
                         el("span", { class: "take-label" }, el("b", { text: `${take.number}${isKept ? " kept" : ""}` }),
                            el("br"), `judge ${number(take.score, 3)}`, el("br"), `loss ${number(take.loss, 2)}`));
       button.addEventListener("click", (event) => {
@@ -175,7 +176,8 @@
       takes.append(item);
       return { item, button };
     });
-    info.append(takes);
+    const takesBox = el("div", { class: "takes-box" }, strip, takes);
+    info.append(takesBox);
 
     const history = el("button", { type: "button", class: "history", text: "History" });
     const judge = el("button", { type: "button", class: "judge", text: "Judge's choice" });
@@ -221,7 +223,7 @@
     info.append(pending);
 
     section.append(el("div", { class: "row" }, kept, info));
-    views.set(s.index, { section, keptCaption, takeItems, plot, inputs, parts, edit, pending });
+    views.set(s.index, { section, keptCaption, takesBox, takeItems, plot, inputs, parts, edit, pending });
     return section;
   }
 
@@ -236,6 +238,7 @@
       item.classList.toggle("picked", chosen !== "" && Number(chosen) === k && k !== s.kept);
       button.disabled = again || s.kept === null;
     });
+    view.takesBox.classList.toggle("disabled", again || s.kept === null);
     for (const [column, input] of Object.entries(view.inputs)) {
       if (document.activeElement !== input) input.value = pendingCell(index, column);
     }
