@@ -264,3 +264,10 @@ def test_the_server_follows_the_config_as_it_changes(served, project):
     config["overrides"] = {"fake": "overrides/fake.tsv"}
     (project / "config.yaml").write_text(yaml.safe_dump(config))
     assert (state(served)["path"], state(served)["configured"]) == ("overrides/fake.tsv", True)
+
+
+def test_a_table_that_cannot_be_written_is_reported_not_a_dropped_connection(served, project):
+    (project / "picks.tsv").mkdir()  # in the way of the file
+    status, answer = call(served, "api/save", {"path": "picks.tsv", "base": None, "table": "index\tcandidate\n1\t1\n"})
+    assert status == 500 and "picks.tsv" in answer["error"]
+    assert [p.name for p in project.iterdir() if p.name.startswith(".")] == []  # no temporary file left

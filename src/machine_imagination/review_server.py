@@ -24,6 +24,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import traceback
 import urllib.parse
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -226,8 +227,12 @@ class Reviewer:
             if reading["error"]:
                 raise ReviewError(400, f"not saved: {reading['error']}")
             target = Path(path)
-            with AtomicFile(target, tmp_name=f".{target.name}.review-{os.getpid()}-{threading.get_ident()}") as tmp:
-                tmp.write_text(content, encoding="utf-8")
+            written = AtomicFile(target, tmp_name=f".{target.name}.review-{os.getpid()}-{threading.get_ident()}")
+            try:
+                written.tmp.write_text(content, encoding="utf-8")
+                written.commit()
+            finally:
+                written.discard()  # what a failed write or rename left (nothing, once committed)
             return self.state()
 
     def plan(self, content: str) -> list[dict]:
@@ -321,6 +326,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
             self.send(err.status, json.dumps(body).encode(), "application/json")
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as err:  # noqa: BLE001 - the page says what went wrong; the terminal has the traceback
+            traceback.print_exc()
+            self.send(500, json.dumps({"error": f"{type(err).__name__}: {err}"}).encode(), "application/json")
 
     def within_token(self) -> str:
         """The request's path after the token; refused (403) without the token."""
