@@ -163,6 +163,11 @@ def test_a_prompt_the_overrides_table_cannot_use_is_named_by_its_line(tmp_path):
     table.write_text("index\tprompt\n0\ta red fox\n1\tblurry:-1\n")
     with pytest.raises(TextError, match=r"o.tsv', line 3: prompt 'blurry:-1' has no part with a positive weight"):
         read_overrides(table, sentences=2)
+    table.write_text("index\tprompt\n0\ta {colour} fox\n")  # filled in like a template: it crashed the run
+    with pytest.raises(TextError, match=r"line 2: prompt 'a \{colour\} fox' has braces that are not \{sentence\}"):
+        read_overrides(table, sentences=2)
+    table.write_text("index\tprompt\n0\ta {{curly}} fox\n")
+    assert read_overrides(table, sentences=2) == {0: {"prompt": "a {{curly}} fox"}}
     table.write_text("index\tprompt\n1\t{sentence}:-1 | a fox\n")
     with pytest.raises(TextError, match=r"line 2: text.template '\{sentence\}:-1 \| a fox': \{sentence\} must be in"):
         read_overrides(table, sentences=2)
