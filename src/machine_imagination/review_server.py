@@ -170,11 +170,7 @@ class Reviewer:
             return text_prompts(project.config, project.text, overrides={})
         sentences = len(self.prompts(""))
         table = parse_overrides(content, settings.table_path, sentences, settings.classes, settings.candidates)
-        try:
-            return text_prompts(project.config, project.text, overrides=table)
-        except (KeyError, IndexError, ValueError) as err:  # str.format of a prompt with braces besides {sentence}
-            raise TextError(f"overrides table '{settings.table_path}': a prompt cannot be filled in ({err!r}): "
-                            "use {sentence} for the sentence and {{ }} for braces") from None
+        return text_prompts(project.config, project.text, overrides=table)
 
     def tokenizer(self):
         """CLIP's tokenizer (loaded once; None where it cannot be: then no prompt's fit is shown)."""
