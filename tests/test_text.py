@@ -171,3 +171,12 @@ def test_a_prompt_the_overrides_table_cannot_use_is_named_by_its_line(tmp_path):
     table.write_text("index\tprompt\n1\t{sentence}:-1 | a fox\n")
     with pytest.raises(TextError, match=r"line 2: text.template '\{sentence\}:-1 \| a fox': \{sentence\} must be in"):
         read_overrides(table, sentences=2)
+
+
+def test_an_overrides_table_error_names_the_files_own_line_blank_lines_counted(tmp_path):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text("index\tseed\n\n0\t7\n\n\n1\tseven\n")
+    with pytest.raises(TextError, match=r"o.tsv', line 6: seed 'seven' is not a whole number"):
+        read_overrides(table, sentences=2)

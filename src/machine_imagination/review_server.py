@@ -240,7 +240,7 @@ class Reviewer:
         with self.plan_lock:
             PLANS.mkdir(parents=True, exist_ok=True)
             table, overlay = PLANS / f"{project.text}.tsv", PLANS / f"{project.text}.yaml"
-            if now.exists and overrides_rows(now.content) == overrides_rows(content):
+            if now.exists and [c for _, c in overrides_rows(now.content)] == [c for _, c in overrides_rows(content)]:
                 table = Path(now.path)  # the table as saved: planned under its own name, as the run will read it
             else:  # (the review page names its table: under another name, the plan would also remake the page)
                 table.write_text(content, encoding="utf-8")

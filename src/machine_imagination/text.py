@@ -182,16 +182,18 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
     return parse_overrides(read_text(path), path, sentences, class_names, candidates)
 
 
-def overrides_rows(content: str) -> list[list[str]]:
-    """The cells of an overrides table's lines that are not blank, the header first, as its parser reads them."""
+def overrides_rows(content: str) -> list[tuple[int, list[str]]]:
+    """The line number and cells of each line of an overrides table that is not blank, the header first,
+    as its parser reads them."""
     lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return [line.split("\t") for line in lines if line.strip()]
+    return [(number, line.split("\t")) for number, line in enumerate(lines, start=1) if line.strip()]
 
 
 def parse_overrides(content: str, path, sentences: int, class_names=None, candidates: int = 1) -> dict:
     """`read_overrides` of a table's text, as if read from the file `path` (which the messages name):
     what the pipeline will read of a table before it is written (machine-imagination review)."""
-    rows = overrides_rows(content)
+    numbered = overrides_rows(content)
+    rows = [cells for _, cells in numbered]
     if not rows or rows[0][0].strip() != "index":
         raise TextError(f"overrides table '{path}' must start with a header line whose first column is 'index'")
     header = [h.strip() for h in rows[0]]
@@ -200,7 +202,7 @@ def parse_overrides(content: str, path, sentences: int, class_names=None, candid
         raise TextError(f"overrides table '{path}': unknown column(s) {', '.join(unknown)} "
                         f"(known: index, {', '.join(OVERRIDE_COLUMNS)})")
     table = {}
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in numbered[1:]:
         where = f"overrides table '{path}', line {number}"
         try:
             index = int(row[0])

@@ -145,7 +145,7 @@ def overrides_state(settings: ReviewSettings, sentences: int) -> OverridesState:
         error = None
     except TextError as err:
         error = str(err)
-    rows = overrides_rows(content)
+    rows = [cells for _, cells in overrides_rows(content)]
     return OverridesState(settings.table_path, settings.table is not None, True, content,
                           hashlib.sha256(data).hexdigest(), error, tuple(rows[0]) if rows else (),
                           tuple((_whole(cells[0]), tuple(cells)) for cells in rows[1:]))
