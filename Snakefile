@@ -12,6 +12,7 @@
 #                           (title.mp4 / end.mp4: the optional cards)
 #   film.mp4, film.srt      the captioned film and its subtitles; film.json records what made it
 #   contact_sheet.png       every sentence's image at a glance; summary.tsv: prompts and scores
+#   review.html, review/    every take of every sentence, to pick, reword and re-roll (machine-imagination review)
 #   manifest.json           the config, seeds, models, versions and a SHA-256 of every output
 # logs/ and benchmarks/ mirror results/.
 from snakemake.utils import min_version

@@ -211,3 +211,29 @@ def test_weights_must_be_finite_numbers():
             parse_weighted_prompt(f"a fox:{weight} | a bird:1")
     with pytest.raises(TextError, match="text.template '{sentence}:nan': the weight of '{sentence}' is 'nan'"):
         check_template("{sentence}:nan")
+
+
+def test_a_prompt_the_overrides_table_cannot_use_is_named_by_its_line(tmp_path):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text("index\tprompt\n0\ta red fox\n1\tblurry:-1\n")
+    with pytest.raises(TextError, match=r"o.tsv', line 3: prompt 'blurry:-1' has no part with a positive weight"):
+        read_overrides(table, sentences=2)
+    table.write_text("index\tprompt\n0\ta {colour} fox\n")  # filled in like a template: it crashed the run
+    with pytest.raises(TextError, match=r"line 2: prompt 'a \{colour\} fox' is not a valid template \('\{colour\}' is not a field"):
+        read_overrides(table, sentences=2)
+    table.write_text("index\tprompt\n0\ta {{curly}} fox\n")
+    assert read_overrides(table, sentences=2) == {0: {"prompt": "a {{curly}} fox"}}
+    table.write_text("index\tprompt\n1\t{sentence}:-1 | a fox\n")
+    with pytest.raises(TextError, match=r"line 2: prompt '\{sentence\}:-1 \| a fox': \{sentence\} must be in"):
+        read_overrides(table, sentences=2)
+
+
+def test_an_overrides_table_error_names_the_files_own_line_blank_lines_counted(tmp_path):
+    from machine_imagination.text import read_overrides
+
+    table = tmp_path / "o.tsv"
+    table.write_text("index\tseed\n\n0\t7\n\n\n1\tseven\n")
+    with pytest.raises(TextError, match=r"o.tsv', line 6: seed 'seven' is not a whole number"):
+        read_overrides(table, sentences=2)

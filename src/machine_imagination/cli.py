@@ -10,6 +10,7 @@ the pipeline uses.
   verify       re-check a results tree against its manifest.json
   repair       set aside files of a results tree that are missing or damaged, to be made again
   status       how far a text's run has come, and about how long the rest takes
+  review       a text's takes in the browser: pick, reword, re-roll; save the overrides table
 """
 from __future__ import annotations
 
@@ -369,6 +370,17 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_review(args) -> int:
+    from .review_server import open_project, serve
+
+    files, text = list(args.configfile or ()), args.text
+    if text is None and files and not files[-1].endswith((".yaml", ".yml", ".json")) and not Path(files[-1]).is_file():
+        text = files.pop()  # `--configfile FILE … TEXT`: the text after the files, as with snakemake's targets
+    project = open_project(files, text, args.snakefile)
+    serve(project, port=args.port, open_browser=False if args.no_browser else None)
+    return 0
+
+
 def cmd_shapes_train(args) -> int:
     from .worlds.shapes_training import TrainingPlan, compare_models, train_models
 
@@ -504,6 +516,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="how far a text's run has come, and about how long the rest takes")
     status.add_argument("results", nargs="+", help="a results/<text> directory (of a run going on or done)")
     status.set_defaults(run=cmd_status)
+
+    review = commands.add_parser("review", help="a text's takes in the browser: pick, reword, re-roll, and save the "
+                                                "overrides table the next run applies")
+    review.add_argument("text", metavar="TEXT", nargs="?", help="the text's name under 'texts:' (or its only one)")
+    review.add_argument("--configfile", nargs="+", metavar="FILE", help="the project's config files, layered as "
+                                                                        "Snakemake layers them (config/config.yaml)")
+    review.add_argument("--snakefile", help="for the plan's dry run (default: ./Snakefile, else the package's)")
+    review.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
+    review.add_argument("--no-browser", action="store_true", help="only print the address")
+    review.set_defaults(run=cmd_review)
     return parser
 
 

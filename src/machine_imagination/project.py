@@ -245,19 +245,25 @@ def project_prompts(config: dict, caches: dict | None = None) -> dict[str, list[
     unknown = sorted(set(config["overrides"]) - set(config["texts"]))
     if unknown:
         raise ConfigError(f"config key 'overrides': {', '.join(unknown)} is not a text under 'texts'")
-    t = config["text"]
     prompts = {}
-    for name, path in config["texts"].items():
+    for name in config["texts"]:
         try:
-            prompts[name] = make_prompts(path, split=t["split"], language=t["language"], template=t["template"],
-                                         style=t["style"], seed=config["seed"],
-                                         overrides_table=config["overrides"].get(name),
-                                         class_names=generator_class_names(config["generator"]["model"]),
-                                         candidates=config["search"]["candidates"],
-                                         cache=(caches or {}).get(name))
+            prompts[name] = text_prompts(config, name, cache=(caches or {}).get(name))
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
     return prompts
+
+
+def text_prompts(config: dict, name: str, overrides: dict | None = None, cache=None) -> list[Prompt]:
+    """The prompts of one text of a validated config, with its overrides table (`overrides:`), or with
+    `overrides` ({index: {column: value}}, as `text.parse_overrides` reads a table not yet written);
+    `cache`: the text's split sentences as its text job kept them (`text.text_sentences`)."""
+    t = config["text"]
+    return make_prompts(config["texts"][name], split=t["split"], language=t["language"], template=t["template"],
+                        style=t["style"], seed=config["seed"], overrides=overrides,
+                        overrides_table=config["overrides"].get(name) if overrides is None else None,
+                        class_names=generator_class_names(config["generator"]["model"]),
+                        candidates=config["search"]["candidates"], cache=cache)
 
 
 def check_models(config: dict, buildable: tuple[str, ...] = ()) -> None:

@@ -196,6 +196,20 @@ def check_template(template: str, what: str = "text.template", needs_sentence: b
         raise TextError(f"{what} {shown(template)}: {{sentence}} must be in a part with a positive weight")
 
 
+def check_prompt(prompt: str) -> None:
+    """A prompt of the overrides table: a template when it has {sentence}, else weighted parts as they are;
+    either way it is filled in like a template (`fill_prompt`), so any other braces must be doubled."""
+    if "{sentence}" in prompt:
+        check_template(prompt)
+        return
+    try:
+        prompt.format(sentence="")
+    except (KeyError, IndexError, ValueError) as err:
+        raise TextError(f"prompt {prompt!r} has braces that are not {{sentence}} ({type(err).__name__}: {err}); "
+                        "write {{ }} for literal braces") from None
+    parse_weighted_prompt(prompt)
+
+
 def sentence_seed(project_seed: int, index: int) -> int:
     """A seed in [1, 2**31 - 1] that depends only on the project seed and the sentence index."""
     state = np.random.SeedSequence([int(project_seed), int(index)]).generate_state(1, dtype=np.uint32)[0]
@@ -274,8 +288,25 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
     """An overrides table: a TSV with an `index` column and any of seed, initial_class, iterations,
     prompt, candidate (a pick among the sentence's `candidates`); an empty cell keeps the project's
     value. Returns {index: {column: value}}."""
-    lines = read_text(path, "overrides table", "overrides").split("\n")
-    rows = [line.split("\t") for line in lines if line.strip()]
+    return parse_overrides(read_text(path, "overrides table", "overrides"), path, sentences, class_names, candidates)
+
+
+def overrides_rows(content: str) -> list[tuple[int, list[str]]]:
+    """The line number and cells of each line of an overrides table that is not blank, the header first,
+    as its parser reads them."""
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [(number, line.split("\t")) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def parse_overrides(content: str, path, sentences: int, class_names=None, candidates: int = 1) -> dict:
+    """`read_overrides` of a table's text, as if read from the file `path` (which the messages name):
+    what the pipeline will read of a table before it is written (machine-imagination review)."""
+    found = control_character(content)
+    if found:
+        raise TextError(f"overrides table '{path}', line {found[0]}: control character {found[1]}; a table may "
+                        "hold only printable characters, tabs and line breaks")
+    numbered = overrides_rows(content)
+    rows = [cells for _, cells in numbered]
     if not rows or rows[0][0].strip() != "index":
         raise TextError(f"overrides table '{path}' must start with a header line whose first column is 'index'")
     header = [h.strip() for h in rows[0]]
@@ -284,7 +315,7 @@ def read_overrides(path, sentences: int, class_names=None, candidates: int = 1) 
         raise TextError(f"overrides table '{path}': unknown column(s) {', '.join(unknown)} "
                         f"(known: index, {', '.join(OVERRIDE_COLUMNS)})")
     table = {}
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in numbered[1:]:
         where = f"overrides table '{path}', line {number}"
         try:
             index = int(row[0])

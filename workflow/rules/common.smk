@@ -199,13 +199,15 @@ def page_kept(wildcards):
 
 def outputs_of(text):
     """Everything made for a text before its manifest: every stage job's receipt (which lists its
-    per-sentence files), the film, its subtitles and record, the report's sheets and table."""
+    per-sentence files), the film, its subtitles and record, the report's sheets and table, the review
+    page."""
     jobs = JOBS[text]
     files = [f"results/{text}/{name}" for name in ("prompts.tsv", "film.mp4", "film.srt", "film.json", "summary.tsv")]
     if audio_paced():
         files += [f"results/{text}/audio/reading.wav", f"results/{text}/audio/timing.json"]
     stages = ["search", "judge", "keep", "render"] + (["progress"] if config["search"]["progress_video"] else [])
-    return files + [path for stage in stages for path in jobs.all_receipts(stage)] + sheets(text)
+    review = [f"results/{text}/review.html", f"results/{text}/review"]  # the review page and its thumbnails
+    return files + [path for stage in stages for path in jobs.all_receipts(stage)] + sheets(text) + review
 
 
 def gpus(section):

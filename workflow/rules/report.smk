@@ -2,10 +2,14 @@
 # made them (the manifest, written last, with a SHA-256 of every other output). A text of more than a
 # hundred sentences gets its sheets in pages of a hundred (contact_sheet-001.png, …). `snakemake --report
 # report.html` gathers these with the film and its subtitles (workflow/report/*.rst).
+from dataclasses import asdict
+
+from machine_imagination.report.review import ReviewSettings
 
 
 localrules:
     candidates_sheet,
+    review_page,
     contact_sheet,
     summarize,
     tabulate_timings,
@@ -132,3 +136,34 @@ rule tabulate_timings:
         "../../environment.yml"
     script:
         "../scripts/tabulate_timings.py"
+
+
+# The review page (machine_imagination.report.review): every sentence's takes with their judge scores and
+# losses, the chart of judge scores in reading order, the film with its subtitles, and the editor of the
+# overrides table; it opens from disk, or served by `machine-imagination review`. One strip of thumbnails
+# per sentence in review/. It reads the per-sentence files that the search, judge and keep receipts list,
+# the film and the text's overrides table (an input, so that the page shows the table as it is); the
+# settings it edits against are its params.
+rule review_page:
+    input:
+        prompts="results/{text}/prompts.tsv",
+        kept=lambda wildcards: JOBS[wildcards.text].all_receipts("keep"),
+        takes=lambda wildcards: JOBS[wildcards.text].all_receipts("search") + JOBS[wildcards.text].all_receipts("judge"),
+        film="results/{text}/film.mp4",
+        subtitles="results/{text}/film.srt",
+        overrides=lambda wildcards: config["overrides"].get(wildcards.text, []),
+    output:
+        page="results/{text}/review.html",
+        thumbnails=directory("results/{text}/review"),
+    log:
+        "logs/{text}/review_page.log",
+    params:
+        settings=lambda wildcards: asdict(ReviewSettings.from_config(config, wildcards.text)),
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/review_page.py"
