@@ -36,7 +36,7 @@ def text_of(sentences: int) -> str:
 
 
 def job_costs(workdir: Path, stage: str) -> list[dict]:
-    """Each job of a stage (search, segments): its wall time (Snakemake's benchmark file) and the seconds
+    """Each job of a stage (search, render): its wall time (Snakemake's benchmark file) and the seconds
     it spent on its sentences once its models were loaded (the last progress line of its log)."""
     costs = []
     for bench in sorted((workdir / "benchmarks" / "long" / stage).glob("*.tsv")):
@@ -68,7 +68,7 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
     if run.returncode != 0:
         sys.exit(f"snakemake failed in {workdir}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     # 3. the split, per sentence
-    search, render = job_costs(workdir, "search"), job_costs(workdir, "segments")
+    search, render = job_costs(workdir, "search"), job_costs(workdir, "render")
     per_sentence = {
         "wall_s": wall / sentences,
         "search_s": sum(j["work_s"] for j in search) / sentences,

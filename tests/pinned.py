@@ -99,6 +99,9 @@ def unpack(text: str, shape) -> np.ndarray:
 # --------------------------------------------------------------------------- reading a results tree
 
 
+BOOKKEEPING = ("timings", "receipts")  # what the jobs record of their running, as the manifest skips it
+
+
 def latents_values(path: Path) -> tuple[dict, dict]:
     """A latents file's arrays (exact digests; scores as rounded values) and its provenance without the
     package versions (which record the machine's installation, not the result)."""
@@ -156,7 +159,7 @@ def values(results: Path) -> dict:
     size, frames = film_thumbnails(results / "film.mp4")
     return {
         "files": sorted(p.relative_to(results).as_posix() for p in results.rglob("*")
-                        if p.is_file() and p.relative_to(results).parts[0] != "timings"),
+                        if p.is_file() and p.relative_to(results).parts[0] not in BOOKKEEPING),
         "digests": {"prompts.tsv": hashlib.sha256((results / "prompts.tsv").read_bytes()).hexdigest(),
                     "film.srt": hashlib.sha256((results / "film.srt").read_bytes()).hexdigest()},
         **latents_of(results),

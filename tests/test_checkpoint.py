@@ -94,3 +94,14 @@ def test_killed_search_job_resumes_to_identical_outputs(tmp_path, tiny_models):
     for name in ("l.npz", "i.png", "h.tsv", "h.png"):
         assert (plain / name).read_bytes() == (interrupted / name).read_bytes(), name
     assert not (interrupted / "c.pkl").exists()
+
+
+def test_a_finished_checkpoint_goes_with_what_a_killed_writer_left_of_it(tmp_path):
+    """A SIGKILL during a checkpoint's atomic write leaves its hidden temporary file; when the block is
+    written the checkpoint goes, and so does that file (not another sentence's)."""
+    from machine_imagination.files import remove_with_leftovers
+
+    for name in ("0007.pkl", ".0007.tmp15771.pkl", ".0007.tmp2.pkl", ".0017.tmp3.pkl", "0017.pkl"):
+        (tmp_path / name).write_bytes(b"x")
+    remove_with_leftovers(tmp_path / "0007.pkl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".0017.tmp3.pkl", "0017.pkl"]

@@ -250,9 +250,9 @@ def test_the_workflow_fetches_once_then_jobs_load_from_the_cache(tmp_path, tiny_
     fake_source({**generator_files(tiny_models), **clip_source(tiny_models, monkeypatch)}, monkeypatch)
     for item in fetch.weights_plan(config):
         fetch.fetch(item, log=lambda message: None)
-    # ... and a search job runs with no network, from the cache alone.
+    # ... and the search, judge and keep jobs run with no network, from the cache alone.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    run = snakemake_run(project, "results/four/latents/0001.npz", "--configfile", "config.yaml")
+    run = snakemake_run(project, "--until", "keep", "--configfile", "config.yaml")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "fetch_" not in run.stdout + run.stderr
     from machine_imagination.latents import Latents

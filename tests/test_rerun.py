@@ -19,8 +19,10 @@ pytestmark = pytest.mark.e2e
 
 BLOCKS = [f"{i:04d}" for i in range(4)]
 # What a keep job's outputs reach besides the film's segments: the sheets, the summary, the film joined
-# again (it waits for every keep job), the timings table and the manifest.
-AFTER_KEEP = {"contact_sheet", "candidates_sheet", "summarize", "assemble_film", "tabulate_timings", "write_manifest"}
+# again (it waits for every keep job), the review page (it shows the film), the timings table and the
+# manifest.
+AFTER_KEEP = {"contact_sheet", "candidates_sheet", "summarize", "assemble_film", "review_page", "tabulate_timings",
+              "write_manifest"}
 
 
 def every(rule: str, blocks=BLOCKS) -> set:
@@ -71,10 +73,10 @@ MATRIX = {
     "judge.crops": (setting("judge.crops", 2), every("judge") | every("keep") | every("render") | AFTER_KEEP),
     "judge.model": (setting("judge.model", None), every("judge") | every("keep") | every("render") | AFTER_KEEP),
     "film.credits": (setting("film.credits", "The end of the shapes"),
-                     {"render_card:end", "assemble_film", "write_manifest"}),
+                     {"render_card:end", "assemble_film", "review_page", "write_manifest"}),
     "film.voice (no narration)": (setting("film.voice", "de"), set()),
     "film.crf": (setting("film.crf", 23), every("render") | {"render_card:title", "render_card:end", "assemble_film",
-                                                             "tabulate_timings", "write_manifest"}),
+                                                             "review_page", "tabulate_timings", "write_manifest"}),
     "search.threads (changes bits)": (setting("search.threads", 2), every("search") | every("judge") | every("keep")
                                       | every("render") | AFTER_KEEP),
     "text.style": (setting("text.style", ", drawn"), {"split_text"} | every("search") | every("judge") | every("keep")

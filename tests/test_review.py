@@ -194,7 +194,7 @@ def test_check_says_what_the_pipeline_will_read_of_a_pending_table(served, proje
     assert answer["prompts"]["0"]["truncated"] is True and len(answer["prompts"]["0"]["clip_prompt"]) < len(long)
     for table, message in (("index\tprompt\n1\tblurry:-1\n", "line 2"), ("index\tseed\n0\tsome\n", "line 2: seed"),
                            ("index\tinitial_class\n0\tpurple cube\n", "line 2: unknown class"),
-                           ("index\tprompt\n1\ta {colour} circle\n", "line 2: prompt 'a {colour} circle' has braces")):
+                           ("index\tprompt\n1\ta {colour} circle\n", "line 2: prompt 'a {colour} circle' is not a valid template")):
         status, answer = call(served, "api/check", {"table": table})
         assert status == 200 and message in answer["error"], table
 

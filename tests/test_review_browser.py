@@ -215,9 +215,10 @@ def test_served_pick_reword_reroll_save_and_the_next_run_does_exactly_that(finis
         "return [...document.querySelectorAll('#plan-out table.plan tr')].slice(1)"
         ".map(r => [...r.cells].map(c => c.textContent))"), "the plan", timeout=180)
     writes = [path for _, outputs, _ in rows for path in outputs.split()]
-    assert {p.split("/")[1] for p in writes if p.startswith("candidates/")} == {"0000", "0003"}
-    assert {p for p in writes if p.startswith("latents/")} == {f"latents/{i:04d}.npz" for i in (0, 2, 3)}
-    assert {p for p in writes if p.startswith("segments/")} == {f"segments/{i:04d}.mp4" for i in range(4)}
+    blocks = {stage: {p.split("/")[2].split(".")[0] for p in writes if p.startswith(f"receipts/{stage}/")}
+              for stage in ("search", "judge", "keep", "render")}  # a job per sentence, per segment here
+    assert blocks == {"search": {"0000", "0003"}, "judge": {"0000", "0003"}, "keep": {"0000", "0002", "0003"},
+                      "render": {"0000", "0001", "0002", "0003"}}, blocks
     # 3. Save: the table, and the line of config that names it
     click(browser, "#save")
     wait(browser, lambda d: "Saved" in text_of(d, "#message"), "the save")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import hashlib
 import io
 import json
@@ -41,6 +42,15 @@ class AtomicFile:
 
     def __exit__(self, kind, value, tb) -> None:
         self.discard() if kind else self.commit()
+
+
+def remove_with_leftovers(path: str | Path) -> None:
+    """`path` removed, with the temporary files that AtomicFiles writing it left when their process was
+    killed mid-write (SIGKILL runs no cleanup)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    for leftover in path.parent.glob(f".{glob.escape(path.stem)}.tmp*{path.suffix}"):
+        leftover.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, if_changed: bool = False) -> None:

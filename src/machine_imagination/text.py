@@ -196,20 +196,6 @@ def check_template(template: str, what: str = "text.template", needs_sentence: b
         raise TextError(f"{what} {shown(template)}: {{sentence}} must be in a part with a positive weight")
 
 
-def check_prompt(prompt: str) -> None:
-    """A prompt of the overrides table: a template when it has {sentence}, else weighted parts as they are;
-    either way it is filled in like a template (`fill_prompt`), so any other braces must be doubled."""
-    if "{sentence}" in prompt:
-        check_template(prompt)
-        return
-    try:
-        prompt.format(sentence="")
-    except (KeyError, IndexError, ValueError) as err:
-        raise TextError(f"prompt {prompt!r} has braces that are not {{sentence}} ({type(err).__name__}: {err}); "
-                        "write {{ }} for literal braces") from None
-    parse_weighted_prompt(prompt)
-
-
 def sentence_seed(project_seed: int, index: int) -> int:
     """A seed in [1, 2**31 - 1] that depends only on the project seed and the sentence index."""
     state = np.random.SeedSequence([int(project_seed), int(index)]).generate_state(1, dtype=np.uint32)[0]

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import digest, write_png
+from ..files import digest, remove_with_leftovers, write_png
 from ..latents import Candidates, Latents, LatentsError, SearchOutcome, Sentence, set_aside
 from ..models.device import deterministic, thread_counts
 from ..render import render_still
@@ -75,12 +75,13 @@ def search_block_job(config: dict, *, text_name: str, sentences: list[SentenceSe
             log(job_progress(number + 1, len(sentences), time.monotonic() - started, "sentences"))
             if text_dir is not None:
                 log(text_status(text_dir).describe())
-        # 3. every sentence's files are complete: the receipt, and nothing left to resume
+        # 3. every sentence's files are complete: the receipt, and nothing left to resume (the checkpoints,
+        # and any a killed run was writing)
         if receipt is not None:
             receipt.write(text_dir, [path for s in sentences for files in s.candidates for path in files.written])
         for sentence in sentences:
             for k in range(len(sentence.candidates) if sentence.checkpoint else 0):
-                candidate_checkpoint(sentence.checkpoint, k).unlink(missing_ok=True)
+                remove_with_leftovers(candidate_checkpoint(sentence.checkpoint, k))
         return found
 
 
