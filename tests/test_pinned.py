@@ -81,7 +81,7 @@ def test_differences_inside_the_tolerances_pass(change):
     (image_block_change(3), r"images/0002\.png: pixels differ by up to 3 levels"),
     (lambda v: v["latents"]["0005.npz"]["exact"].update(noise="0" * 64),
      r"latents/0005\.npz: noise differ from the pinned values \(pinned exactly\)"),
-    (lambda v: v["provenance"][0]["settings"]["search"].update(iterations=9),
+    (lambda v: v["provenance"][0]["search"]["settings"].update(iterations=9),
      r"latents/0000\.npz: its provenance differs .*--record-provenance"),
     (lambda v: v["files"].remove("film.srt"), r"the files differ: missing \['film\.srt'\], not pinned \[\]"),
     (lambda v: v["digests"].update({"film.srt": "0" * 64}), r"film\.srt: differs from the pinned SHA-256"),
@@ -97,7 +97,7 @@ def test_differences_outside_the_tolerances_fail_naming_the_file_and_size(change
 
 def test_the_provenance_is_re_recorded_alone_and_only_when_nothing_else_differs():
     def new_provenance(values):
-        values["provenance"][0]["settings"]["search"]["iterations"] = 9
+        values["provenance"][0]["search"]["settings"]["iterations"] = 9
     found = changed(new_provenance)
     assert pinned.compare(pinned.with_provenance_of(GOLDEN, found), found) == []
     with pytest.raises(SystemExit, match="loss differs"):

@@ -52,6 +52,9 @@ def test_a_novel_plans_a_job_per_block_and_an_edit_plans_its_blocks_alone(tmp_pa
         for name in path.split(", "):
             target = project / name
             target.parent.mkdir(parents=True, exist_ok=True)
+            if name.endswith("/review"):  # the review page's thumbnails: a directory
+                target.mkdir(exist_ok=True)
+                continue
             target.write_text('{"stage": "", "block": "", "identity": {}, "products": {}}'
                               if "/receipts/" in name else "")
     touched = snakemake(project, "--configfile", "config.yaml", "--touch", "--forceall")
@@ -59,7 +62,8 @@ def test_a_novel_plans_a_job_per_block_and_an_edit_plans_its_blocks_alone(tmp_pa
     assert plan(project)[1] == set(), "nothing left to do"
     # 3. an edit of sentence 1510, inside its block: its search, judge and keep block, the render block
     # holding segments 1509 and 1510, and what shows every sentence
-    shows_all = {"split_text", "write_subtitles", "summarize", "assemble_film", "tabulate_timings", "write_manifest"}
+    shows_all = {"split_text", "write_subtitles", "summarize", "assemble_film", "review_page", "tabulate_timings",
+                 "write_manifest"}
     (project / "texts" / "novel.txt").write_text(novel(edited=1510))
     assert plan(project)[1] == {"search:1500-1524", "judge:1500-1524", "keep:1500-1524", "render:1500-1524",
                                 "contact_sheet:-016"} | shows_all

@@ -389,7 +389,7 @@ def test_a_sentence_that_looks_like_an_option_is_spoken_not_obeyed(tmp_path):
     from machine_imagination.audio import narrate
 
     secret = tmp_path / "secret.txt"
-    secret.write_text("This file must never be read aloud, " * 8)
+    secret.write_text("This file must never be read aloud, " * 24)  # far longer than its path spelled out
     sentence = f"-f{secret}"
 
     def spoken(text_file):  # espeak-ng reading a file: the sentence's text as data, for comparison
