@@ -196,3 +196,38 @@ def test_notebook_files_of_the_wrong_size_are_named(tmp_path):
     with pytest.raises(LatentsError, match="b_noise.txt' cannot be read"):
         from_notebook(tmp_path / "b_noise.txt", tmp_path / "a_class.txt")
 
+
+
+def test_the_run_start_check_and_repair_read_the_receipts_alike(tmp_path):
+    """A product a receipt lists that is missing or cut short is named by the run's start check and set
+    aside by `repair` (its receipt removed); a latents file at its size that does not load is set aside by
+    `repair` alone (the start check stats files only); a search's stored iterations are not loaded as
+    latents; an unreadable receipt is named, then removed."""
+    from machine_imagination.receipts import Receipt, check_products, repair
+
+    root = tmp_path / "results" / "t"
+    good, cut, garbled = (root / "latents" / f"{i:04d}.npz" for i in range(3))
+    for path in (good, cut, garbled):
+        record().save(path)
+    steps = root / "candidates" / "0000" / "0-steps.npz"
+    steps.parent.mkdir(parents=True)
+    steps.write_bytes(b"not latents, and not loaded as such")
+    Receipt.of("keep", "0000-0002", {}, root, [good, cut, garbled]).save(root / "receipts" / "keep" / "0000-0002.json")
+    Receipt.of("search", "0000", {}, root, [steps]).save(root / "receipts" / "search" / "0000.json")
+    (root / "receipts" / "judge").mkdir(parents=True)
+    (root / "receipts" / "judge" / "0000.json").write_text("{cut")
+    cut.write_bytes(cut.read_bytes()[:100])
+    size = garbled.stat().st_size
+    garbled.write_bytes(bytes(size))  # the same size, so only loading it tells
+    problems = check_products(root)
+    assert problems[0].startswith("receipts/judge/0000.json: unreadable receipt")
+    assert problems[1:] == [(f"latents/0001.npz (listed by receipts/keep/0000-0002.json): 100 bytes, {size} when it "
+                             "was made")]
+    messages = repair(root)
+    assert messages == ["receipts/judge/0000.json: unreadable, removed",
+                        ("receipts/keep/0000-0002.json removed: latents/0001.npz damaged, set aside as 0001.npz.damaged; "
+                         "latents/0002.npz damaged, set aside as 0002.npz.damaged")]
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+        "candidates/0000/0-steps.npz", "latents/0000.npz", "latents/0001.npz.damaged", "latents/0002.npz.damaged",
+        "receipts/search/0000.json"]
+    assert check_products(root) == []

@@ -93,28 +93,40 @@ def stage_receipts(text_dir, stage: str) -> list[Receipt]:
     return found
 
 
+def text_receipts(root: Path):
+    """(path, Receipt, None) for every receipt of a text, or (path, None, the error) for one that cannot
+    be read."""
+    for path in sorted((root / RECEIPTS).glob("*/*.json")):
+        try:
+            yield path, Receipt.load(path), None
+        except (OSError, ValueError, KeyError) as err:
+            yield path, None, err
+
+
+def product_problem(root: Path, name: str, record: dict) -> str | None:
+    """What is wrong with a product a receipt lists ('missing', or its size against the recorded one),
+    or None when it is there at its size. Stats the file only."""
+    try:
+        size = (root / name).stat().st_size
+    except OSError:
+        return "missing"
+    return None if size == record["size"] else f"{size} bytes, {record['size']} when it was made"
+
+
 def check_products(text_dir) -> list[str]:
     """Every product that a receipt of the text lists and that is not there at its recorded size (a
     file removed, or cut short by a full disk or an interrupted copy), as 'PATH (listed by RECEIPT):
     what is wrong'. Stats files only: cheap enough for every run's start."""
     root = Path(text_dir)
     problems = []
-    for receipt_path in sorted((root / RECEIPTS).glob("*/*.json")):
-        try:
-            receipt = Receipt.load(receipt_path)
-        except (OSError, ValueError, KeyError) as err:
-            problems.append(f"{receipt_path.relative_to(root)}: unreadable receipt ({err})")
+    for receipt_path, receipt, error in text_receipts(root):
+        if receipt is None:
+            problems.append(f"{receipt_path.relative_to(root)}: unreadable receipt ({error})")
             continue
         for name, record in receipt.products.items():
-            path = root / name
-            try:
-                size = path.stat().st_size
-            except OSError:
-                problems.append(f"{name} (listed by {receipt_path.relative_to(root)}): missing")
-                continue
-            if size != record["size"]:
-                problems.append(f"{name} (listed by {receipt_path.relative_to(root)}): {size} bytes, "
-                                f"{record['size']} when it was made")
+            problem = product_problem(root, name, record)
+            if problem:
+                problems.append(f"{name} (listed by {receipt_path.relative_to(root)}): {problem}")
     return problems
 
 
@@ -134,33 +146,41 @@ def repair(text_dir) -> list[str]:
     recorded size, and every latents file among them that does not load, set aside (the damaged files
     renamed to `<name>.damaged`, the receipts removed), so that the next run makes them again; one
     message per receipt."""
-    from .latents import Latents, LatentsError, set_aside
+    from .latents import set_aside
 
     root = Path(text_dir)
     messages = []
-    for receipt_path in sorted((root / RECEIPTS).glob("*/*.json")):
-        try:
-            receipt = Receipt.load(receipt_path)
-        except (OSError, ValueError, KeyError):
+    for receipt_path, receipt, _ in text_receipts(root):
+        if receipt is None:
             receipt_path.unlink()
             messages.append(f"{receipt_path.relative_to(root)}: unreadable, removed")
             continue
         bad = []
         for name, record in receipt.products.items():
             path = root / name
-            if not path.is_file():
+            problem = product_problem(root, name, record)
+            if problem == "missing":
                 bad.append(f"{name} missing")
                 continue
-            damaged = path.stat().st_size != record["size"]
-            if not damaged and path.suffix == ".npz":
-                try:
-                    Latents.load(path) if "-steps" not in path.name else None
-                except LatentsError:
-                    damaged = True
-            if damaged:
+            if problem or (is_latents(path) and not loads(path)):
                 set_aside(path, f"{name} is damaged")
                 bad.append(f"{name} damaged, set aside as {path.name}.damaged")
         if bad:
             receipt_path.unlink()
             messages.append(f"{receipt_path.relative_to(root)} removed: " + "; ".join(bad))
     return messages
+
+
+def is_latents(path: Path) -> bool:
+    """A latents file (a candidate's or a kept one), not a search's stored iterations (`-steps.npz`)."""
+    return path.suffix == ".npz" and not path.name.endswith("-steps.npz")
+
+
+def loads(path: Path) -> bool:
+    from .latents import Latents, LatentsError
+
+    try:
+        Latents.load(path)
+    except LatentsError:
+        return False
+    return True
