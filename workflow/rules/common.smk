@@ -74,10 +74,6 @@ wildcard_constraints:
     index=r"\d{4}",
 
 
-def jobs_of(wildcards):
-    return JOBS[wildcards.text]
-
-
 def block_of(wildcards):
     return Block.parse(wildcards.block)
 
