@@ -67,7 +67,10 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
     wall = time.perf_counter() - start
     if run.returncode != 0:
         sys.exit(f"snakemake failed in {workdir}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
-    # 3. the split, per sentence
+    # 3. the finished run checked against its manifest, as an artist would (`machine-imagination verify`)
+    verify = subprocess.run([sys.executable, "-m", "machine_imagination.cli", "verify", "results/long"], cwd=workdir,
+                            capture_output=True, text=True)
+    # 4. the split, per sentence
     search, render = job_costs(workdir, "search"), job_costs(workdir, "render")
     per_sentence = {
         "wall_s": wall / sentences,
@@ -77,7 +80,8 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
         "job_s": sum(j["wall_s"] for j in search + render) / sentences,
     }
     return {"sentences": sentences, "per_job": per_job, "wall_s": round(wall, 1), "search_jobs": len(search),
-            "render_jobs": len(render), "per_sentence": {k: round(v, 3) for k, v in per_sentence.items()},
+            "render_jobs": len(render), "verify": "passed" if verify.returncode == 0 else verify.stdout[-2000:],
+            "per_sentence": {k: round(v, 3) for k, v in per_sentence.items()},
             "workdir": str(workdir)}
 
 
