@@ -39,7 +39,8 @@ from machine_imagination.search.candidates import SearchFiles
 from machine_imagination.search.job import search_job
 config = validate_config({{"texts": {{"t": "t.txt"}}, "generator": {{"model": {g!r}}},
     "clip": {{"model": {c!r}, "pretrained": None}}, "judge": {{"crops": 2}},
-    "search": {{"iterations": {iterations}, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5}}}})
+    "search": {{"iterations": {iterations}, "population": 8, "crops": 4, "device": "cpu", "checkpoint_every": 5,
+               **{search!r}}}}})
 out = sys.argv[1]
 files = {files}
 search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=3,
@@ -47,16 +48,18 @@ search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm
 """
 
 
-def write_search_job(path, tiny_models, *, iterations: int, candidates: int | None = None) -> Path:
+def write_search_job(path, tiny_models, *, iterations: int, candidates: int | None = None,
+                     race: dict | None = None) -> Path:
     """A search job as a script of its own (`python PATH OUT` searches one sentence into OUT), for tests
     that kill a real process and resume it: one search (files l.npz, i.png, h.tsv, h.png) or, with
-    `candidates`, that many (the pipeline's candidate files)."""
+    `candidates`, that many (the pipeline's candidate files), raced with a `race` schedule."""
     if candidates is None:
         files = '[SearchFiles(out + "/l.npz", out + "/i.png", out + "/h.tsv", out + "/h.png")]'
     else:
         files = f"[SearchFiles.of_candidate(out, k) for k in range({candidates})]"
+    search = {"candidates": candidates, "race": race} if race else {}
     Path(path).write_text(SEARCH_JOB.format(g=str(tiny_models[0]), c=str(tiny_models[1]), iterations=iterations,
-                                            files=files))
+                                            files=files, search=search))
     return Path(path)
 
 

@@ -14,6 +14,9 @@ knows the file's keys:
       that determine the result, the sentence's overrides, package versions)
     with search.candidates > 1, which candidate was kept: candidate, candidate_picked_by, and of every
       candidate candidate_seeds, candidate_scores (the judge score that picks), candidate_losses
+    with search.race, the sentence's race: race_rounds [R] (the iteration each round judged after),
+      race_scores [R, K] (each candidate's rounded judge score in each round; NaN once it had stopped),
+      race_reached [K] (the iterations each candidate ran: the search's full count for a finisher)
 
 Strings are numpy unicode scalars, so a file loads with `numpy.load(path)` and no pickle. Files
 written before this module had a type (the same keys) load unchanged.
@@ -83,24 +86,45 @@ class Candidates:
     losses: tuple  # every candidate's best optimisation loss
 
     @classmethod
-    def among(cls, records: list, pick: int | None = None) -> "Candidates":
+    def among(cls, records: list, pick: int | None = None, eligible: list[int] | None = None) -> "Candidates":
         """Which of a sentence's candidate `Latents` records to keep: `pick` (the artist's, from the
-        overrides table), else the one with the best judge score (the first of equals; never the
-        optimisation loss). A single candidate is kept as it is."""
+        overrides table), else the one with the best judge score among the `eligible` ones (all of them
+        unless a race stopped some: its finishers) — the first of equals; never the optimisation loss. A
+        single candidate is kept as it is."""
         scores = [r.search.judge_score for r in records]
+        eligible = list(range(len(records))) if eligible is None else eligible
         if pick is not None:
             if not 0 <= pick < len(records):
                 raise ValueError(f"candidate {pick} does not exist (candidates 0 to {len(records) - 1})")
             kept, picked_by = int(pick), "overrides"
         elif len(records) == 1:
             kept, picked_by = 0, "judge"
-        elif any(score is None for score in scores):
+        elif any(scores[k] is None for k in eligible):
             raise ValueError("a candidate has no judge score (the judge job scores each): cannot pick the best")
         else:
-            kept, picked_by = int(np.argmax(scores)), "judge"
+            kept, picked_by = max(eligible, key=lambda k: (scores[k], -k)), "judge"
         return cls(kept=kept, picked_by=picked_by, seeds=tuple(int(r.seed) for r in records),
                    scores=tuple(float(s) if s is not None else float("nan") for s in scores),
                    losses=tuple(float(r.search.loss) for r in records))
+
+
+@dataclass(frozen=True)
+class Race:
+    """How a sentence's candidates raced (search.race): the iteration each round judged after, every
+    candidate's rounded judge score in each round (NaN once it had stopped) and how far each one ran."""
+
+    rounds: tuple  # [R] iterations
+    scores: tuple  # [R][K] rounded judge scores (None: stopped before the round; NaN on disk)
+    reached: tuple  # [K] iterations run; a finisher's is the search's full count
+
+    @property
+    def finishers(self) -> list[int]:
+        """The candidates that ran the whole search."""
+        return [k for k, reached in enumerate(self.reached) if reached == max(self.reached)]
+
+    def stopped_at(self, k: int) -> int | None:
+        """The iteration candidate k stopped at, or None if it finished."""
+        return None if k in self.finishers else int(self.reached[k])
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,7 @@ class Latents:
     source: str | None = None  # the files it was converted from (the notebook's text files)
     provenance: dict | None = None
     candidates: Candidates | None = None  # with several candidates per sentence: which one, and all scores
+    race: Race | None = None  # with search.race: how the sentence's candidates raced
 
     def class_embedding(self, generator):
         """The class embedding the generator is given, as a CPU float32 tensor [embed_dim]: the stored
@@ -215,6 +240,12 @@ class Latents:
                           candidate_seeds=np.asarray(c.seeds, dtype=np.int64),
                           candidate_scores=np.asarray(c.scores, dtype=np.float64),
                           candidate_losses=np.asarray(c.losses, dtype=np.float64))
+        if self.race is not None:
+            r = self.race
+            arrays.update(race_rounds=np.asarray(r.rounds, dtype=np.int64),
+                          race_scores=np.asarray([[np.nan if s is None else s for s in row] for row in r.scores],
+                                                 dtype=np.float64).reshape(len(r.rounds), len(r.reached)),
+                          race_reached=np.asarray(r.reached, dtype=np.int64))
         return arrays
 
     @classmethod
@@ -243,11 +274,17 @@ class Latents:
                                     seeds=tuple(int(v) for v in arrays["candidate_seeds"]),
                                     scores=tuple(float(v) for v in arrays["candidate_scores"]),
                                     losses=tuple(float(v) for v in arrays["candidate_losses"]))
+        race = None
+        if "race_rounds" in arrays:
+            race = Race(rounds=tuple(int(v) for v in arrays["race_rounds"]),
+                        scores=tuple(tuple(None if np.isnan(v) else float(v) for v in row)
+                                     for row in arrays["race_scores"]),
+                        reached=tuple(int(v) for v in arrays["race_reached"]))
         return cls(noise=arrays["noise"], class_vector=arrays[CLASS_KEYS[mode]], class_mode=mode,
                    truncation=float(value("truncation")), grayscale=bool(value("grayscale", False)),
                    seed=None if "seed" not in arrays else int(value("seed")), generator=value("generator"),
                    sentence=sentence, search=search, source=value("source"), provenance=provenance,
-                   candidates=candidates)
+                   candidates=candidates, race=race)
 
     def with_truncation(self, truncation: float) -> "Latents":
         return replace(self, truncation=float(truncation))

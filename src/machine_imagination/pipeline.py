@@ -119,7 +119,8 @@ class TextJobs:
     def search_settings(self) -> dict:
         """What every search of the text depends on besides its sentence (the settings of its engine,
         the models, where it runs, the package versions) and what the search job makes (how many
-        candidates; in story mode the judge, which chooses where the next sentence starts)."""
+        candidates; in a race its schedule and the judge that decides it, and in story mode the judge,
+        which chooses where the next sentence starts)."""
         config = self.config
         story = config["search"]["story"]
         settings = {**flat("search", SearchSettings.from_config(config).identity(story=story)),
@@ -129,7 +130,10 @@ class TextJobs:
                     "search.story": story, **flat("packages", package_versions())}
         settings.pop("search.truncation", None)
         settings["generator.truncation"] = config["generator"]["truncation"]
-        if story and self.candidates > 1:
+        race = config["search"]["race"]
+        if race is not None:  # a race: the schedule, and the judge that decides it
+            settings.update(flat("search.race", race))
+        if (story and self.candidates > 1) or race is not None:
             settings.update(flat("judge", judge_identity(config)))
         return settings
 

@@ -178,6 +178,22 @@ def check_settings(config: dict) -> None:
     judge = config["judge"]
     if (judge["model"] is None) != (judge["pretrained"] is None) and not (judge["model"] and "/" in judge["model"]):
         raise ConfigError("config keys 'judge.model' and 'judge.pretrained' go together (or judge.model is a directory)")
+    check_race(config)
+
+
+def check_race(config: dict, iterations: int | None = None, where: str = "") -> None:
+    """A race schedule (search.race) the candidates can follow over `iterations` (the config's, or a
+    sentence's override, named by `where`)."""
+    from .search.race import RaceSchedule
+
+    try:
+        schedule = RaceSchedule.from_config(config)
+        if schedule is None:
+            return
+        schedule.check(config["search"]["candidates"], iterations or config["search"]["iterations"])
+    except ValueError as err:
+        key, _, why = str(err).partition(": ")
+        raise ConfigError(f"{where}config key '{key}': {why}") from None
 
 
 def check_frame(film: dict) -> None:
@@ -251,6 +267,11 @@ def project_prompts(config: dict, caches: dict | None = None) -> dict[str, list[
             prompts[name] = text_prompts(config, name, cache=(caches or {}).get(name))
         except TextError as err:
             raise TextError(f"texts.{name}: {err}") from None
+        for prompt in prompts[name]:  # a sentence's own iterations (overrides) must hold the race's rounds too
+            iterations = dict(prompt.search).get("iterations")
+            if iterations is not None:
+                check_race(config, iterations, f"overrides.{name}: sentence {prompt.index} runs {iterations} "
+                                               "iterations: ")
     return prompts
 
 

@@ -3,6 +3,7 @@
 # (machine_imagination.pipeline.TextJobs: its blocks, each stage job's receipt, params and identity)
 # and the input functions the rules share. Parsing writes nothing: the same code runs for a dry run,
 # --lint, --report and inside every cluster job.
+import math
 import re
 import sys
 from dataclasses import replace
@@ -15,6 +16,7 @@ from machine_imagination.models.clip import clip_files
 from machine_imagination.models.generator import generator_files
 from machine_imagination.pipeline import BLOCK_PATTERN, DIGEST_PATTERN, Block, TextJobs
 from machine_imagination.project import ConfigError, resolve_project
+from machine_imagination.search.race import search_work
 from machine_imagination.receipts import ReceiptError, start_check
 from machine_imagination.report.manifest import rerun_warning
 from machine_imagination.text import TextError
@@ -42,6 +44,7 @@ except (ConfigError, TextError, ModelError) as err:
 config.update(PROJECT.config)
 PROMPTS = PROJECT.prompts
 JOBS = {text: TextJobs(text, config, prompts) for text, prompts in PROMPTS.items()}
+RACING = config["search"]["race"] is not None  # search.race: the search job loads the judge (it decides)
 WEIGHTS, WEIGHTS_CACHE = PROJECT.weights, PROJECT.weights_cache
 # A rerun on other package versions, or another kind of machine, than a text's results says so once.
 if workflow.is_main_process and (warning := rerun_warning(config)):
@@ -214,7 +217,7 @@ def gpus(section):
 def block_runtime(minutes):
     """A block job's time limit (sbatch -t): `minutes` per sentence of its block, and more for each retry
     (a job that timed out resumes its searches from their checkpoints)."""
-    return lambda wildcards, attempt: minutes * len(Block.parse(wildcards.block).indices) * attempt
+    return lambda wildcards, attempt: math.ceil(minutes * len(Block.parse(wildcards.block).indices) * attempt)
 
 
 def all_outputs():

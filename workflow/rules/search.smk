@@ -23,7 +23,7 @@ localrules:
 
 rule search:
     input:
-        models=model_inputs(judge=config["search"]["story"] and config["search"]["candidates"] > 1),
+        models=model_inputs(judge=RACING or (config["search"]["story"] and config["search"]["candidates"] > 1)),
         previous=lambda wildcards: previous_block_kept(wildcards),
     output:
         receipt("search"),
@@ -35,7 +35,7 @@ rule search:
         **block_params("search_params"),
     threads: config["search"]["threads"]
     resources:
-        runtime=block_runtime(60 * config["search"]["candidates"]),
+        runtime=block_runtime(60 * search_work(config)),
         mem_mb=16000,
         gpu=gpus("search"),
     conda:

@@ -1,5 +1,6 @@
 """The candidates sheet: one row per sentence, its candidates' images side by side, each with its
-number, seed and judge score; the kept one framed in green (and named, with how it was picked)."""
+number, seed (or, in a race, the iteration it was stopped after) and judge score; the kept one framed
+in green (and named, with how it was picked)."""
 from __future__ import annotations
 
 import io
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 from ..files import atomic_write_bytes
 from ..film.captions import load_font, wrap_text
-from ..latents import Candidates
+from ..latents import Candidates, Race
 
 KEPT = (30, 160, 60)
 
@@ -20,6 +21,7 @@ class CandidateRow:
     sentence: str
     images: list  # candidate k's image file, in order
     choice: Candidates  # which was kept, every candidate's seed and judge score
+    race: Race | None = None  # search.race: who stopped when
 
 
 def candidates_sheet(rows: list[CandidateRow], path, *, thumb: int = 160, font: str | None = None) -> None:
@@ -49,8 +51,10 @@ def candidates_sheet(rows: list[CandidateRow], path, *, thumb: int = 160, font: 
                 draw.rectangle([x, y, x + thumb + 2 * frame - 1, y + thumb + 2 * frame - 1], fill=KEPT)
             picture = Image.open(image).convert("RGB").resize((thumb, thumb), Image.LANCZOS)
             sheet.paste(picture, (x + frame, y + frame))
+            stopped = row.race.stopped_at(k) if row.race else None
             caption = [f"{k}{' kept (' + row.choice.picked_by + ')' if kept else ''}",
-                       f"seed {row.choice.seeds[k]}", f"judge {row.choice.scores[k]:.3f}"]  # each fits under its image
+                       f"seed {row.choice.seeds[k]}" if stopped is None else f"stopped after {stopped}",
+                       f"judge {row.choice.scores[k]:.3f}"]  # each fits under its image
             for n, text in enumerate(caption):
                 draw.text((x + frame, y + thumb + 2 * frame + 2 + n * line), text, font=small,
                           fill=KEPT if kept and n == 0 else (20, 20, 20))

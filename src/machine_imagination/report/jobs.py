@@ -20,7 +20,8 @@ def candidates_sheet_job(config: dict, kept_latents: list, candidate_images: lis
     for latents_path, images in zip(kept_latents, candidate_images):
         latents = Latents.load(latents_path)
         choice = latents.candidates or Candidates.among([latents])  # one candidate: the latents are it
-        rows.append(CandidateRow(latents.sentence.index, latents.sentence.sentence, list(images), choice))
+        rows.append(CandidateRow(latents.sentence.index, latents.sentence.sentence, list(images), choice,
+                                 latents.race))
     candidates_sheet(rows, path, font=config["film"]["caption"]["font"])
 
 

@@ -103,7 +103,8 @@ def keep_candidate(candidates: list[SearchFiles], kept: SearchFiles, pick: int |
             raise ValueError(f"candidate '{files.latents}' has no judge scores of its own (its -judge.json is "
                              "missing or judged other latents): run the workflow again, the judge job makes them")
         judged.append((Latents.load(files.latents).with_scores(verdict), verdict))
-    choice = Candidates.among([record for record, _ in judged], pick)
+    choice = Candidates.among([record for record, _ in judged], pick, eligible=race_finishers(
+        [record for record, _ in judged]))
     record, verdict = judged[choice.kept]
     # 2. the latents: the candidate's, with the judge that scored it and the choice when there was one
     provenance = {**record.provenance, "judge": verdict.judge}
@@ -116,7 +117,16 @@ def keep_candidate(candidates: list[SearchFiles], kept: SearchFiles, pick: int |
         atomic_copy(source, target, if_changed=True)
     scores = ", ".join(f"{k}: {s:.4f}" for k, s in enumerate(choice.scores))
     log(f"kept candidate {choice.kept} of {len(candidates)} (by {choice.picked_by}); judge scores {scores}")
+    stopped = record.race.stopped_at(choice.kept) if record.race else None
+    if stopped is not None:
+        log(f"candidate {choice.kept} was stopped by the race after iteration {stopped}: it is kept as it stood then")
     return choice
+
+
+def race_finishers(records: list[Latents]) -> list[int] | None:
+    """The candidates a race let finish (the judge keeps the best of them), or None: no race."""
+    races = [record.race for record in records if record.race is not None]
+    return races[0].finishers if races else None
 
 
 def keep_block_job(sentences: list[SentenceKeep], *, text_dir=None, receipt=None, log=print) -> list:

@@ -41,22 +41,38 @@ def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSetting
     objective = Objective(generator, clip, parts, settings)
     # 2. the state: an interrupted run's, or a fresh one from the seed
     state = SearchState.resume(checkpoint) or SearchState.fresh(seed, objective, settings, start, log)
-    # 3. CMA-ES generations, each followed by a gradient step on the mean when interleaved
-    while state.stage is Stage.CMA_ES and state.step < settings.iterations:
+    # 3. every iteration, then the best candidate ever seen (kept in the checkpoint until the job has
+    #    written it)
+    advance(state, objective, settings, None, checkpoint, log)
+    if checkpoint:
+        checkpoint.finish(state)
+    return state.result(settings)
+
+
+def advance(state: SearchState, objective, settings: SearchSettings, until: int | None, checkpoint, log) -> None:
+    """Run a search on from where its state stands: to the end (`until` None), or until it has done
+    `until` iterations of its first stage (a race's round: search.race). A search run in pieces is the
+    same search as one run at once."""
+    stop = settings.iterations if until is None else min(until, settings.iterations)
+    # 1. CMA-ES generations, each followed by a gradient step on the mean when interleaved
+    while state.stage is Stage.CMA_ES and state.step < stop:
         cma_es_generation(state, objective, settings, log)
         if checkpoint:
             checkpoint.after_iteration(state.step, state)
+    # 2. a round of a race ends there (Adam or SGD alone: their steps are the first stage)
+    if until is not None:
+        while not settings.uses_cma and state.stage is Stage.GRADIENT and state.step < stop:
+            gradient_step(state, objective, settings, log)
+            if checkpoint:
+                checkpoint.after_iteration(state.step, state)
+        return
     if state.stage is Stage.CMA_ES:
-        state.finish_cma_es(settings, generator.device)
-    # 4. gradient steps: Adam or SGD alone, or from CMA-ES's best candidate (terminal)
+        state.finish_cma_es(settings, objective.generator.device)
+    # 3. gradient steps: Adam or SGD alone, or from CMA-ES's best candidate (terminal)
     while state.stage is Stage.GRADIENT and state.step < settings.gradient_iterations:
         gradient_step(state, objective, settings, log)
         if checkpoint:
             checkpoint.after_iteration(settings.first_gradient_iteration + state.step, state)
-    # 5. the best candidate ever seen (kept in the checkpoint until the job has written it)
-    if checkpoint:
-        checkpoint.finish(state)
-    return state.result(settings)
 
 
 def check_inputs(prompt, settings: SearchSettings, generator, log) -> list:

@@ -21,11 +21,13 @@ SPEED_ONLY = {
     "checkpoint_every": "how often the state is saved; a resumed search ends with the same bits",
     "sentences_per_job": "how sentences are shared out among jobs; each is searched as a job of its own would",
     "progress_video": "the search videos are made afterwards from each search's stored iterations",
-    "candidates": "how many searches a sentence gets; candidate k's result does not depend on how many there are",
+    "candidates": "how many searches a sentence gets; candidate k's result does not depend on how many there are "
+                  "(unless they race: search.race, where the count is part of each candidate's identity)",
 }
 # The `search:` keys that are neither: `story` chains the searches (the start is part of the identity),
-# and `device` and `threads` change bits (recorded in `search_identity`, not settings of the engine).
-ENGINE_EXTRA = ("story", "device", "threads")
+# `race` makes the judge decide what is searched (search.race.race_identity), and `device` and `threads`
+# change bits (recorded in `search_identity`, not settings of the engine).
+ENGINE_EXTRA = ("story", "race", "device", "threads")
 
 _DEFAULTS = defaults("search")
 

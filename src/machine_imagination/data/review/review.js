@@ -166,7 +166,8 @@
                                     title: `take ${take.number}, searched from seed ${take.seed}: pick it` },
                         el("span", { class: "cell" }),
                         el("span", { class: "take-label" }, el("b", { text: `${take.number}${isKept ? " kept" : ""}` }),
-                           el("br"), `judge ${number(take.score, 3)}`, el("br"), `loss ${number(take.loss, 2)}`));
+                           el("br"), `judge ${number(take.score, 3)}`, el("br"),
+                           take.stopped === null ? `loss ${number(take.loss, 2)}` : `stopped after ${take.stopped}`));
       button.addEventListener("click", (event) => {
         event.stopPropagation();
         setCurrent(s.index, false);

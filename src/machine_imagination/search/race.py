@@ -1,0 +1,241 @@
+"""A race of a sentence's candidates (search.race): successive halving with the held-out judge.
+
+Plain candidates (search.candidates: K) are K whole searches, judged when they are done. In a race the K
+searches advance together and the losers stop early: every live candidate runs to the first round's
+iteration, each one's best image so far is judged (search.judge: the judge CLIP, on the same fresh views
+the judge job uses), the `keep` best go on to the next round, and the last round's survivors finish the
+search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterations, three of them on to
+6, one to the end.
+
+- A candidate is the same search in a race as alone: stopped after t iterations its result is that of
+  the search run for t iterations (the best image it had seen), and a finisher's is the whole search's
+  (`search.loop.advance` runs a search in pieces).
+- The judge decides what is searched, so its settings, the schedule and the number of candidates are
+  part of every raced candidate's identity (`race_identity`): a `judge:` change races again.
+- A race decides on scores rounded to `DIGITS` decimals (the first candidate of equals goes on), so that
+  the last bits in which CPU kinds differ (~1e-7 of a similarity) do not decide; the scores are recorded
+  as rounded.
+- Deterministic and resumable: every live candidate is saved at the round's iteration before it is
+  judged, and the round's scores are saved (`RaceLog`) before any survivor goes on; a rerun of a killed
+  job reads the decided rounds and the candidates' checkpoints, and ends with the same bits.
+- Every candidate keeps its files (a stopped one with the iterations it ran), and each file records the
+  whole race (latents.Race); the keep step keeps the best finisher unless the artist picks another.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..files import atomic_write_bytes
+from ..latents import Race
+from . import judge as judging
+from .judge import judge_identity
+from .loop import advance
+from .settings import SearchSettings
+from .state import SearchResult, SearchState
+
+DIGITS = 3  # a race compares judge scores rounded to this many decimals
+
+
+@dataclass(frozen=True)
+class RaceSchedule:
+    """After iteration `rounds[r]`, the `keep[r]` best of the live candidates go on."""
+
+    rounds: tuple
+    keep: tuple
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RaceSchedule | None":
+        """The config's schedule (None: no race); ValueError naming the key when it is not one."""
+        race = config["search"].get("race")
+        if race is None:
+            return None
+        if not isinstance(race, dict) or set(race) != {"rounds", "keep"}:
+            raise ValueError("search.race: a mapping of rounds (the iterations after which the candidates are "
+                             "judged) and keep (how many go on after each), e.g. {rounds: [2, 6], keep: [3, 1]}")
+        for key in ("rounds", "keep"):
+            values = race[key]
+            if not isinstance(values, list) or not values or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+                raise ValueError(f"search.race.{key}: {values!r} is not a list of whole numbers from 1")
+        return cls(tuple(race["rounds"]), tuple(race["keep"]))
+
+    def check(self, candidates: int, iterations: int) -> None:
+        """Raise ValueError naming the `search.race` key no race can follow with `candidates` searches of
+        `iterations` iterations."""
+        if candidates < 2:
+            raise ValueError(f"search.race: a race needs at least two candidates (search.candidates is {candidates})")
+        if len(self.rounds) != len(self.keep):
+            raise ValueError(f"search.race.keep: one count per round ({len(self.rounds)} rounds, "
+                             f"{len(self.keep)} counts)")
+        if any(b <= a for a, b in zip(self.rounds, self.rounds[1:])):
+            raise ValueError(f"search.race.rounds: {list(self.rounds)} must rise from round to round")
+        if self.rounds[-1] >= iterations:
+            raise ValueError(f"search.race.rounds: a round after iteration {self.rounds[-1]}, but the search runs "
+                             f"search.iterations = {iterations} (every round must come before the end)")
+        live = candidates
+        for r, kept in enumerate(self.keep):
+            if kept >= live:
+                raise ValueError(f"search.race.keep: round {r + 1} keeps {kept} of the {live} candidates it has "
+                                 "(a round stops at least one)")
+            live = kept
+
+    def runs(self, candidates: int, iterations: int) -> list[int]:
+        """How many iterations each of `candidates` candidates runs in a race where the first ones always
+        go on (the work, whoever wins)."""
+        reached, live = [], candidates
+        for until, kept in zip(self.rounds, self.keep):
+            reached += [until] * (live - kept)
+            live = kept
+        return [iterations] * live + reached[::-1]
+
+    def work(self, settings: SearchSettings, candidates: int) -> float:
+        """What a sentence's race costs in whole searches: each candidate's start (its initial draws
+        scored) and its iterations' populations, against one search's."""
+        start = settings.init_samples + 1
+        one = start + settings.population * settings.iterations
+        return sum(start + settings.population * run for run in self.runs(candidates, settings.iterations)) / one
+
+
+def search_work(config: dict) -> float:
+    """A sentence's searches in whole searches: search.candidates, or what the race costs (its SLURM
+    time limit follows it)."""
+    schedule, candidates = RaceSchedule.from_config(config), config["search"]["candidates"]
+    return candidates if schedule is None else schedule.work(SearchSettings.from_config(config), candidates)
+
+
+def race_identity(config: dict, seed: int, candidates: int) -> dict | None:
+    """What a raced candidate's result depends on beyond its own search: the schedule, how many candidates
+    race and from which sentence seed (their seeds), and the judge that decides. None without a race."""
+    schedule = RaceSchedule.from_config(config)
+    if schedule is None:
+        return None
+    return {**asdict(schedule), "candidates": int(candidates), "sentence_seed": int(seed),
+            "digits": DIGITS, "judge": judge_identity(config)}
+
+
+class RaceLog:
+    """The decided rounds of a sentence's race (each round's rounded scores, None for a candidate that
+    had stopped) and each candidate's last judge scores (unrounded), saved beside its checkpoints so that
+    a rerun does not judge a round again after its survivors have gone on."""
+
+    def __init__(self, path, key: str):
+        self.path, self.key = Path(path), key
+
+    def load(self) -> tuple[list[list], dict]:
+        """The decided rounds and {candidate: scores}, or nothing (none saved, or another race's)."""
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return [], {}
+        if not isinstance(saved, dict) or saved.get("key") != self.key:
+            return [], {}
+        return saved["rounds"], {int(k): scores for k, scores in saved["judged"].items()}
+
+    def save(self, rounds: list[list], judged: dict) -> None:
+        atomic_write_bytes(self.path, json.dumps({"key": self.key, "rounds": rounds, "judged": judged}).encode())
+
+
+def race_log_path(checkpoint) -> Path:
+    """Where a sentence's race keeps its decided rounds: beside its (candidate 0's) checkpoint."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}-race.json")
+
+
+@dataclass
+class Runner:
+    """One candidate in a race: its seed, its search's state and checkpoint."""
+
+    seed: int
+    state: SearchState
+    checkpoint: object = None  # a checkpoint.Checkpointer, or None
+
+
+def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: SearchSettings, *, judge,
+         race_log: RaceLog | None = None, log=print) -> tuple[list[SearchResult], Race, dict]:
+    """Race the candidates (each a `Runner`, fresh or resumed) by `schedule`: each round, the live ones on
+    to its iteration and judged (`judge.scores(result, seed)`, a `RaceJudge`: the judge score of a
+    candidate's best image so far), the best go on; the survivors to the end. Every candidate's result,
+    the race, and each candidate's judge scores (unrounded, `judge.scores`) where it was judged last
+    (for one that stopped, the scores of what it is: the judge job need not judge it again)."""
+    decided, judged = race_log.load() if race_log else ([], {})
+    live, rows = list(range(len(runners))), []
+    for r, (until, kept) in enumerate(zip(schedule.rounds, schedule.keep)):
+        if r < len(decided):  # 1. a round decided before the job was stopped: its scores as they were
+            row = list(decided[r])
+        else:
+            # 2. the live candidates on to the round's iteration, saved there, then judged (None: stopped)
+            row = [None] * len(runners)
+            for k in live:
+                run_on(runners[k], objective, settings, until, log)
+                judged[k] = judge.scores(runners[k].state.result(settings), runners[k].seed)
+                row[k] = round(judge.score_of(judged[k]), DIGITS)
+            if race_log:
+                race_log.save([*rows, row], judged)
+        rows.append(row)
+        # 3. the best `kept` go on (the first of equal rounded scores)
+        going = sorted(sorted(live, key=lambda k: (-row[k], k))[:kept])
+        log(f"race round {r + 1} after iteration {until}: scores "
+            + ", ".join(f"{k}: {row[k]:.{DIGITS}f}" for k in live)
+            + f"; {', '.join(map(str, going))} go on, {', '.join(str(k) for k in live if k not in going)} stop")
+        live = going
+    # 4. the survivors to the end
+    for k in live:
+        run_on(runners[k], objective, settings, None, log)
+    reached = [full_iterations(settings) if k in live else schedule.rounds[last_round(rows, k)]
+               for k in range(len(runners))]
+    return [runner.state.result(settings) for runner in runners], Race(
+        rounds=tuple(schedule.rounds), scores=tuple(tuple(row) for row in rows), reached=tuple(reached)), judged
+
+
+def run_on(runner: Runner, objective, settings: SearchSettings, until: int | None, log) -> None:
+    """A candidate's search on to iteration `until` (None: to its end), saved there, with the
+    checkpoint's signal handlers installed while it runs (SLURM's SIGTERM saves and stops the job)."""
+    checkpoint = runner.checkpoint
+    if checkpoint:
+        checkpoint.install_signal_handlers()
+    try:
+        advance(runner.state, objective, settings, until, checkpoint, log)
+    finally:
+        if checkpoint:
+            checkpoint.restore_signal_handlers()
+    if checkpoint:
+        if until is None:
+            checkpoint.finish(runner.state)
+        else:
+            checkpoint.save(until, runner.state)
+
+
+def last_round(rows: list[list], k: int) -> int:
+    """The last round in which candidate k was judged."""
+    return max(r for r, row in enumerate(rows) if row[k] is not None)
+
+
+def full_iterations(settings: SearchSettings) -> int:
+    """The iterations of a whole search: its first stage's, and terminal gradient steps after CMA-ES."""
+    terminal = settings.uses_cma and settings.gradient and not settings.interleaved
+    return settings.iterations + (settings.terminal_iterations if terminal else 0)
+
+
+@dataclass(frozen=True)
+class RaceJudge:
+    """How a race judges a candidate: as the judge job scores its files (the judge CLIP's score when
+    there is one, else the guiding CLIP's on fresh views), from the candidate's seed."""
+
+    generator: object
+    clip: object
+    judge_clip: object
+    parts: list
+    settings: SearchSettings
+    crops: int
+
+    def scores(self, result: SearchResult, seed: int) -> dict:
+        """The judge's scores of a candidate's best image so far, as search.judge.judge gives them."""
+        return judging.judge(self.generator, self.clip, result, self.parts, self.settings, seed, crops=self.crops,
+                             judge_clip=self.judge_clip)
+
+    @staticmethod
+    def score_of(scores: dict) -> float:
+        """The score that decides (as latents.SearchOutcome.judge_score): the judge CLIP's, else the guide's."""
+        return scores["judge2_similarity"] if scores.get("judge2_similarity") is not None else scores["judge_similarity"]

@@ -1,0 +1,219 @@
+"""A race of the candidates (search.race): who stops and who finishes is what the schedule says from the
+judge scores recorded; a raced candidate is the same search as alone; a killed race resumes to the same
+bytes; bad schedules fail at parse time naming the key."""
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import write_search_job
+from machine_imagination.latents import Latents
+from machine_imagination.project import ConfigError, check_settings, validate_config
+from machine_imagination.search.candidates import SearchFiles, SentenceKeep, keep_block_job
+from machine_imagination.search.judge import Verdict, judge_block_job, judge_file
+from machine_imagination.search.job import search_job
+from machine_imagination.search.loop import search_prompt
+from machine_imagination.search.race import DIGITS, RaceSchedule, Runner, race, search_work
+from machine_imagination.search.settings import SearchSettings
+from machine_imagination.search.state import SearchState
+
+SCHEDULE = {"rounds": [2, 5], "keep": [2, 1]}
+
+
+def race_config(tiny_models, **search):
+    return validate_config({"texts": {"t": "t.txt"}, "generator": {"model": str(tiny_models[0])},
+                            "clip": {"model": str(tiny_models[1]), "pretrained": None}, "judge": {"crops": 3},
+                            "search": {"iterations": 8, "population": 6, "crops": 3, "device": "cpu",
+                                       "candidates": 4, "race": SCHEDULE, **search}})
+
+
+@pytest.fixture(scope="module")
+def raced(tiny_models, tmp_path_factory):
+    """One sentence raced with K = 4, its candidates judged by the judge job (as the pipeline does)."""
+    out = tmp_path_factory.mktemp("race")
+    config = race_config(tiny_models)
+    files = [SearchFiles.of_candidate(out, k) for k in range(4)]
+    search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=11,
+               candidates=files, log=lambda m: None)
+    # the race leaves the verdicts of the candidates it stopped (it judged what they are); the judge job
+    # judges them afresh here, to compare
+    from_race = {k: Verdict.load(judge_file(f.latents)) for k, f in enumerate(files)}
+    for f in files:
+        judge_file(f.latents).unlink(missing_ok=True)
+    verdicts = judge_block_job(config, [[f.latents for f in files]], log=lambda m: None)[0]
+    return config, out, files, [Latents.load(f.latents) for f in files], verdicts, from_race
+
+
+def test_the_schedule_decides_who_stops_from_the_recorded_scores(raced):
+    config, out, files, records, verdicts, from_race = raced
+    record = records[0].race
+    assert all(r.race == record for r in records), "every candidate records the whole race"
+    assert record.rounds == (2, 5)
+    # Replay the schedule on the recorded scores: round r keeps the `keep[r]` best of the live ones
+    # (the first of equal rounded scores); the others stop at that round's iteration.
+    live, expected = [0, 1, 2, 3], [None] * 4
+    for until, kept, scores in zip(record.rounds, SCHEDULE["keep"], record.scores):
+        assert all((scores[k] is None) == (k not in live) for k in range(4))
+        assert all(round(scores[k], DIGITS) == scores[k] for k in live), "scores are recorded rounded"
+        going = sorted(live, key=lambda k: (-scores[k], k))[:kept]
+        for k in set(live) - set(going):
+            expected[k] = until
+        live = going
+    expected = [8 if reached is None else reached for reached in expected]
+    assert list(record.reached) == expected
+    assert sorted(expected) == [2, 2, 5, 8]
+    # The scores are the judge's: a stopped candidate's files are its state at its last round, and the
+    # judge job scores them (unrounded) as the race did.
+    for k, reached in enumerate(record.reached):
+        assert len(records[k].search.history["loss_best"]) == reached
+        if reached < 8:
+            last = max(r for r, row in enumerate(record.scores) if row[k] is not None)
+            assert record.rounds[last] == reached
+            assert round(verdicts[k].judge_similarity, DIGITS) == record.scores[last][k]
+            assert from_race[k] == verdicts[k], "the race's verdict is the judge job's"
+        else:
+            assert from_race[k] is None, "a finisher is judged by the judge job"
+
+
+def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
+    """Bit for bit: candidate k run alone for the iterations it reached in the race (the candidates of a
+    race run one after the other, never batched together, on the CPU)."""
+    config, out, files, records, _, _ = raced
+    for k, record in enumerate(records):
+        reached = record.race.reached[k]
+        alone = search_prompt([("a storm at sea", 1.0)], seed=record.seed, generator=generator, clip=clip,
+                              settings=SearchSettings.from_config(config, {"iterations": reached}))
+        assert np.array_equal(alone.noise, record.noise) and np.array_equal(alone.class_vector, record.class_vector)
+        assert alone.loss == record.search.loss
+
+
+def test_the_keep_step_keeps_the_best_finisher_and_a_pick_of_a_stopped_one_as_it_stood(raced, tmp_path):
+    config, out, files, records, _, _ = raced
+    kept = SearchFiles.of_sentence(tmp_path, 0)
+    finisher = records[0].race.finishers
+    assert len(finisher) == 1
+    [choice] = keep_block_job([SentenceKeep(0, files, kept)], log=lambda m: None)
+    assert choice.kept == finisher[0] and choice.picked_by == "judge"
+    assert Latents.load(kept.latents).race == records[0].race
+    stopped = next(k for k, reached in enumerate(records[0].race.reached) if reached == 2)
+    messages = []
+    keep_block_job([SentenceKeep(0, files, kept, pick=stopped)], log=messages.append)
+    assert any(f"candidate {stopped} was stopped by the race after iteration 2: it is kept as it stood then" in m
+               for m in messages), messages
+    assert np.array_equal(Latents.load(kept.latents).noise, records[stopped].noise)
+    assert kept.image.read_bytes() == files[stopped].image.read_bytes()
+
+
+class FixedJudge:
+    """A judge whose scores are given: candidate k scores scores[k] whatever its image."""
+
+    def __init__(self, given):
+        self.given = given
+
+    def scores(self, result, seed):
+        return {"judge_similarity": self.given[seeds.index(seed)]}
+
+    score_of = staticmethod(lambda scores: scores["judge_similarity"])
+
+
+seeds = [101, 102, 103, 104]
+
+
+def test_a_race_decides_on_rounded_scores_the_first_of_equals_going_on(generator, clip):
+    from machine_imagination.search.objective import Objective
+
+    settings = SearchSettings(iterations=3, population=4, crops=2)
+    objective = Objective(generator, clip, [("a fox", 1.0)], settings)
+    runners = [Runner(seed, SearchState.fresh(seed, objective, settings, log=lambda m: None)) for seed in seeds]
+    # 0.30004 and 0.29996 are equal to 3 decimals: candidate 1 goes on before 2 although 2 scores higher
+    judge = FixedJudge([0.1, 0.29996, 0.30004, 0.2])
+    _, record, _ = race(runners, RaceSchedule((1,), (1,)), objective, settings, judge=judge, log=lambda m: None)
+    assert record.scores[0] == (0.1, 0.3, 0.3, 0.2)
+    assert record.reached == (1, 3, 1, 1)
+
+
+def test_a_race_killed_mid_way_resumes_to_the_same_bytes(tmp_path, tiny_models):
+    """SIGKILL (no warning) once the first round is decided and a survivor has gone on; the rerun reads
+    the decided round and the checkpoints and ends with the same files as an uninterrupted race."""
+    script = write_search_job(tmp_path / "job.py", tiny_models, iterations=30, candidates=4,
+                              race={"rounds": [4, 12], "keep": [2, 1]})
+    plain, killed = tmp_path / "plain", tmp_path / "killed"
+    plain.mkdir()
+    killed.mkdir()
+    first = subprocess.run([sys.executable, str(script), str(plain)], capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    job = subprocess.Popen([sys.executable, "-u", str(script), str(killed)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    for line in job.stdout:
+        seen += line
+        if "race round 1 " in seen and line.startswith("iteration 9 "):
+            job.send_signal(signal.SIGKILL)
+            break
+    job.stdout.read()
+    assert job.wait(timeout=120) == -signal.SIGKILL
+    assert (killed / "c-race.json").is_file() and not list(killed.glob("*.npz"))
+    resumed = subprocess.run([sys.executable, str(script), str(killed)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming from checkpoint" in resumed.stdout
+    assert resumed.stdout.count("iteration 1 (cma-es)") == 0, "no candidate started over"
+    round_one = [line for line in seen.splitlines() if line.startswith("race round 1 ")]
+    assert round_one and round_one[0] in resumed.stdout, "the decided round is read back, as it was"
+    names = sorted(p.name for p in plain.iterdir())
+    assert names == sorted(p.name for p in killed.iterdir())
+    for name in names:
+        assert (plain / name).read_bytes() == (killed / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("race, candidates, message", [
+    ({"rounds": [2, 4], "keep": [2, 3]}, 4, "'search.race.keep': round 2 keeps 3 of the 2 candidates it has"),
+    ({"rounds": [2], "keep": [4]}, 4, "'search.race.keep': round 1 keeps 4 of the 4 candidates it has"),
+    ({"rounds": [2, 8], "keep": [2, 1]}, 4, "'search.race.rounds': a round after iteration 8, but the search runs "
+                                            "search.iterations = 8"),
+    ({"rounds": [2], "keep": [1]}, 1, "'search.race': a race needs at least two candidates"),
+    ({"rounds": [4, 2], "keep": [2, 1]}, 4, "'search.race.rounds': \\[4, 2\\] must rise"),
+    ({"rounds": [2, 4], "keep": [1]}, 4, "'search.race.keep': one count per round"),
+    ({"rounds": [0], "keep": [1]}, 4, "'search.race.rounds': \\[0\\] is not a list of whole numbers from 1"),
+    ({"rounds": [2]}, 4, "'search.race': a mapping of rounds"),
+], ids=["keeps-more-than-it-has", "keeps-all", "past-iterations", "one-candidate", "falling", "counts",
+        "zero", "no-keep"])
+def test_bad_schedules_fail_at_parse_time_naming_the_key(tiny_models, race, candidates, message):
+    config = race_config(tiny_models, race=race, candidates=candidates)
+    with pytest.raises(ConfigError, match=message):
+        check_settings(config)
+
+
+def test_the_search_jobs_time_follows_the_race(tiny_models):
+    """In whole searches: K = 8 raced [2, 6] keeping [3, 1] over 20 iterations with starts of 17 draws and
+    populations of 6 is 8 starts, 8 × 2 + 3 × 4 + 1 × 14 generations, against one search's start and 20."""
+    config = race_config(tiny_models, candidates=8, iterations=20, init_samples=16,
+                         race={"rounds": [2, 6], "keep": [3, 1]})
+    one = 17 + 6 * 20
+    assert search_work(config) == pytest.approx((8 * 17 + 6 * (8 * 2 + 3 * 4 + 1 * 14)) / one)
+    config["search"]["race"] = None
+    assert search_work(config) == 8
+
+
+def test_in_a_race_the_judge_and_the_count_decide_what_is_searched(tmp_path, tiny_models):
+    """A `judge:` change re-judges plain candidates and searches nothing, but races again; so does a
+    change of search.candidates (the plain candidates' search params hold the count too, for the files)."""
+    from machine_imagination.pipeline import Block, TextJobs
+    from machine_imagination.project import resolve_project
+
+    (tmp_path / "t.txt").write_text("A storm at sea. A fox at dawn.\n")
+
+    def search_params(**changes):
+        config = race_config(tiny_models, **changes.pop("search", {}))
+        config["texts"] = {"t": str(tmp_path / "t.txt")}
+        config["judge"].update(changes.pop("judge", {}))
+        project = resolve_project(config, models=False)
+        return TextJobs("t", project.config, project.prompts["t"]).search_params(Block(0, 1))
+
+    raced = search_params()
+    assert raced != search_params(judge={"crops": 5})
+    assert search_params(judge={"crops": 5}) == search_params(judge={"crops": 5})
+    assert raced != search_params(search={"candidates": 5})
+    plain = search_params(search={"race": None})
+    assert plain == search_params(search={"race": None}, judge={"crops": 5})
