@@ -4,6 +4,8 @@
     python bench/search_quality.py --settings sampled-cma-es --prompts 12
     python bench/search_quality.py --candidates 8          # the demo setting, K = 1, 2, 4, 8 candidates
     python bench/search_quality.py --candidates 8 --judge models/shapes/clip-judge   # … judged as the demo
+    python bench/search_quality.py --race-trace 8 --judge models/shapes/clip-judge --init-samples 48
+    python bench/search_quality.py --race 2 6 --keep 3 1 --candidates 8 --plain 3 --judge models/shapes/clip-judge
 
 The shipped shapes models (models/shapes, trained here) are searched with the project's real
 `search_prompt` for each held-out prompt (`shapes.benchmark_prompts`: never a training caption) and
@@ -18,6 +20,18 @@ of `candidate_seed`) and the kept candidate is picked as the pipeline picks it (
 best held-out judge score), and, as a control, by the optimisation loss; reported for K = 1, 2, 4, …
 up to K (the first K candidates), with the seconds per sentence (searches and judging). It also times
 the objective on one population against K populations in one batch, per candidate.
+
+With --race ROUNDS --keep COUNTS, each prompt is searched as the pipeline races its candidates
+(search.race: `search.race.race`, the judge CLIP deciding on rounded scores), and, in the same run and
+on the same prompt just before it, `--plain P` plain candidates of the demo setting (the first P of
+--candidates K, judged as the pipeline judges them): the race's prompts right and seconds per sentence
+beside one take's (the plain candidate 0) and those of the best of 2 … P plain candidates.
+
+With --race-trace K, each prompt's K candidates are searched whole, judged (as a race judges them:
+rounded, from the candidate's seed) and read by the pixel judge after each of the iterations
+--trace-at, with the seconds of each part: `simulate_race` then tells what any schedule of up to K
+candidates with rounds among those iterations would give (a raced candidate is the same search as
+alone: tests/test_race.py), to choose the schedule that --race then measures.
 """
 from __future__ import annotations
 
@@ -40,7 +54,9 @@ from machine_imagination.models.generator import load_generator  # noqa: E402
 from machine_imagination.latents import Candidates, Latents, SearchOutcome  # noqa: E402
 from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
-from machine_imagination.search.loop import search_prompt  # noqa: E402
+from machine_imagination.search.loop import advance, search_prompt  # noqa: E402
+from machine_imagination.search.race import DIGITS, RaceJudge, RaceSchedule, Runner, race  # noqa: E402
+from machine_imagination.search.state import SearchState  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
 from machine_imagination.search.starts import truncated_noise  # noqa: E402
@@ -157,23 +173,25 @@ def run_candidates(prompts, generator, clip, seed: int, count: int, log, judge_c
     return rows
 
 
+def candidate_record(c: dict) -> Latents:
+    """A benchmark candidate as the pipeline's keep step sees it (its seed, loss and judge scores)."""
+    outcome = SearchOutcome(loss=c["loss"], similarity=float("nan"), start_loss=float("nan"), best_iteration=0,
+                            optimizer="", initial_class="", clip="", judge_similarity=c["judge_similarity"],
+                            judge2_similarity=c.get("judge2_similarity"))
+    return Latents(noise=np.zeros(1), class_vector=np.zeros(1), seed=c["seed"], search=outcome)
+
+
 def summarise_candidates(rows, count: int) -> dict:
     """For K = 1, 2, 4, … count: the share of prompts whose kept candidate is right, picked by the
     judge score (the pipeline: the second CLIP's when there is one), by the guiding CLIP's judge score
     and by the loss (the controls), and the seconds per sentence."""
-    def latents(c):
-        outcome = SearchOutcome(loss=c["loss"], similarity=float("nan"), start_loss=float("nan"), best_iteration=0,
-                                optimizer="", initial_class="", clip="", judge_similarity=c["judge_similarity"],
-                                judge2_similarity=c.get("judge2_similarity"))
-        return Latents(noise=np.zeros(1), class_vector=np.zeros(1), seed=c["seed"], search=outcome)
-
     table = {}
     k = 1
     while k <= count:
         by_judge, by_clip, by_loss, any_right, seconds = [], [], [], [], []
         for row in rows:
             first = row["candidates"][:k]
-            by_judge.append(first[Candidates.among([latents(c) for c in first]).kept]["all"])
+            by_judge.append(first[Candidates.among([candidate_record(c) for c in first]).kept]["all"])
             by_clip.append(first[int(np.argmax([c["judge_similarity"] for c in first]))]["all"])
             by_loss.append(first[int(np.argmin([c["loss"] for c in first]))]["all"])
             any_right.append(any(c["all"] for c in first))
@@ -183,6 +201,140 @@ def summarise_candidates(rows, count: int) -> dict:
                     "some_candidate_right": float(np.mean(any_right)), "seconds_per_sentence": float(np.mean(seconds))}
         k *= 2
     return table
+
+
+def verdict_of(generator, found, wanted, settings) -> bool:
+    """The pixel judge's verdict on a search result's image: every word of the prompt true of it."""
+    import torch
+
+    with torch.inference_mode():
+        noise, class_vector = torch.as_tensor(found.noise)[None], torch.as_tensor(found.class_vector)[None]
+        image = generator.render(noise, class_vector, settings.truncation)
+    return bool(shapes.judge_prompt(shapes.to_uint8(image.cpu())[0], wanted)["all"])
+
+
+def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, trace_at: list[int], log,
+                   judge_crops=JUDGE_CROPS, **overrides) -> list:
+    """Each prompt's `count` candidates searched whole (the demo setting with `overrides`), each one's best
+    image so far judged as a race judges it (rounded) and read by the pixel judge after each iteration
+    of `trace_at` and at the end; the seconds of its start, of each iteration and of each judging."""
+    from machine_imagination.search.objective import Objective
+
+    settings = replace(settings_for(DEMO), **overrides)
+    rows = []
+    for i, wanted in enumerate(prompts):
+        text = wanted.text()
+        objective = Objective(generator, clip, [(text, 1.0)], settings)
+        judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
+        candidates = []
+        for k in range(count):
+            # 1. the start, then the search an iteration at a time (the same search: search.loop.advance)
+            k_seed = candidate_seed(seed + i, k)
+            began = time.perf_counter()
+            state = SearchState.fresh(k_seed, objective, settings, log=lambda m: None)
+            start_s, iteration_s, points, judge_s = time.perf_counter() - began, [], {}, []
+            for t in range(1, settings.iterations + 1):
+                began = time.perf_counter()
+                advance(state, objective, settings, t, None, lambda m: None)
+                iteration_s.append(time.perf_counter() - began)
+                # 2. at a trace point: judged as a race judges, and read by the pixel judge
+                if t in trace_at or t == settings.iterations:
+                    found = state.result(settings)
+                    began = time.perf_counter()
+                    score = judge.score_of(judge.scores(found, k_seed))
+                    judge_s.append(time.perf_counter() - began)
+                    points[t] = {"score": score, "rounded": round(score, DIGITS),
+                                 "all": verdict_of(generator, found, wanted, settings)}
+            candidates.append({"seed": k_seed, "start_s": start_s, "iteration_s": iteration_s,
+                               "judge_s": float(np.mean(judge_s)), "points": points})
+        rows.append({"prompt": text, "candidates": candidates})
+        log(f"race trace: {i + 1}/{len(prompts)} {text!r}: "
+            + " ".join("+" if c["points"][settings.iterations]["all"] else "-" for c in candidates))
+    return rows
+
+
+def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int) -> dict:
+    """What a race of the first `count` traced candidates by `schedule` gives (None: plain candidates,
+    every one finished and the best final judge score kept): prompts right, and the seconds per sentence
+    the traced parts add up to (starts, iterations run, judgings, each at its median), against one
+    take's (a start, every iteration, one judging)."""
+    # the parts' median seconds over every traced candidate (robust to a busy moment of the machine)
+    every = [c for row in rows for c in row["candidates"]]
+    start_s = float(np.median([c["start_s"] for c in every]))
+    iteration_s = float(np.median([t for c in every for t in c["iteration_s"]]))
+    judge_s = float(np.median([c["judge_s"] for c in every]))
+    one = start_s + iterations * iteration_s + judge_s
+    right, seconds = [], []
+    for row in rows:
+        candidates = row["candidates"][:count]
+        live, judged = list(range(count)), 0
+        reached = [iterations] * count
+        for until, kept in (zip(schedule.rounds, schedule.keep) if schedule else []):
+            judged += len(live)
+            going = sorted(live, key=lambda k: (-candidates[k]["points"][until]["rounded"], k))[:kept]
+            for k in set(live) - set(going):
+                reached[k] = until
+            live = going
+        kept = max(live, key=lambda k: (candidates[k]["points"][iterations]["score"], -k))
+        judged += len(live) if len(live) > 1 else 0
+        right.append(candidates[kept]["points"][iterations]["all"])
+        seconds.append(count * start_s + sum(reached) * iteration_s + (judged or count) * judge_s)
+    return {"right": int(np.sum(right)), "prompts": len(rows), "seconds_per_sentence": float(np.mean(seconds)),
+            "ratio_to_one_take": float(np.mean(seconds) / one)}
+
+
+def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedule: RaceSchedule, plain: int, log,
+             judge_crops=JUDGE_CROPS, precision="fp32", **overrides) -> list:
+    """Each prompt: `plain` plain candidates of the demo setting (searched whole and judged, as the
+    pipeline's plain candidates: run_candidates), then its `count` candidates (the demo setting with
+    `overrides`) raced by `schedule` as the pipeline races them (`search.race.race`), timed; the kept
+    candidate (the best finisher by its final judge score) read by the pixel judge."""
+    from machine_imagination.search.objective import Objective
+
+    settings = replace(settings_for(DEMO), precision=precision, **overrides)
+    rows = []
+    for i, wanted in enumerate(prompts):
+        # 1. the plain candidates, then the race, prompt by prompt (so that a busy moment of the machine
+        #    falls on both alike)
+        rows += run_candidates([wanted], generator, clip, seed + i, plain, lambda m: None, judge_clip, judge_crops,
+                               precision=precision)
+        text = wanted.text()
+        began = time.perf_counter()
+        objective = Objective(generator, clip, [(text, 1.0)], settings)
+        judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
+        runners = [Runner(candidate_seed(seed + i, k), SearchState.fresh(candidate_seed(seed + i, k), objective,
+                                                                         settings, log=lambda m: None))
+                   for k in range(count)]
+        results, record, _ = race(runners, schedule, objective, settings, judge=judge, log=lambda m: None)
+        finishers = record.finishers
+        scores = {k: judge.score_of(judge.scores(results[k], runners[k].seed)) if len(finishers) > 1 else 0.0
+                  for k in finishers}
+        kept = max(finishers, key=lambda k: (scores[k], -k))
+        elapsed = time.perf_counter() - began
+        rows[i]["race"] = {"seconds": elapsed, "kept": kept, "reached": list(record.reached),
+                           "scores": [list(r) for r in record.scores],
+                           "all": verdict_of(generator, results[kept], wanted, settings)}
+        log(f"race: {i + 1}/{len(prompts)} {text!r}: {'right' if rows[i]['race']['all'] else 'wrong'} "
+            f"({elapsed:.1f} s; plain: " + " ".join("+" if c["all"] else "-" for c in rows[i]["candidates"]) + ")")
+    return rows
+
+
+def summarise_race(rows, plain: int) -> dict:
+    """Prompts right and seconds per sentence: the race, and the best of 1 … `plain` plain candidates."""
+    out = {}
+    for k in range(1, plain + 1):
+        kept = [r["candidates"][Candidates.among([candidate_record(c) for c in r["candidates"][:k]]).kept]
+                for r in rows]
+        out[f"plain-{k}"] = {"right": int(sum(c["all"] for c in kept)),
+                             "seconds_per_sentence": float(np.mean([sum(c["seconds"] for c in r["candidates"][:k])
+                                                                    for r in rows]))}
+    out["race"] = {"right": int(sum(r["race"]["all"] for r in rows)),
+                   "seconds_per_sentence": float(np.mean([r["race"]["seconds"] for r in rows]))}
+    one = out["plain-1"]["seconds_per_sentence"]
+    for values in out.values():
+        values["ratio_to_one_take"] = values["seconds_per_sentence"] / one
+        values["prompts"] = len(rows)
+    return out
 
 
 def batched_populations(generator, clip, count: int, repeats: int = 5) -> dict:
@@ -261,9 +413,27 @@ def main(argv=None) -> dict:
     parser.add_argument("--candidates", type=int, default=0,
                         help="K > 0: the demo setting with K candidates per prompt (default --out: "
                              "bench/results/candidates_quality.json)")
+    parser.add_argument("--init-samples", type=int, default=None,
+                        help="with --race or --race-trace: each candidate's initial draws (default: the demo's)")
+    parser.add_argument("--race-trace", type=int, default=0, metavar="K",
+                        help="trace K candidates per prompt for simulate_race (default --out: "
+                             "bench/results/race_trace-seed<S>.json)")
+    parser.add_argument("--trace-at", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8, 10, 12])
+    parser.add_argument("--race", type=int, nargs="+", default=None, metavar="ROUND",
+                        help="race --candidates K by rounds after these iterations (search.race.rounds) ...")
+    parser.add_argument("--keep", type=int, nargs="+", default=None, help="... keeping these (search.race.keep)")
+    parser.add_argument("--plain", type=int, default=3, help="with --race: plain candidates searched beside it")
+    parser.add_argument("--simulate", type=Path, nargs="+", default=None, metavar="TRACE",
+                        help="race traces (--race-trace's files): every schedule of one or two rounds simulated, "
+                             "the best within --max-ratio of one take listed")
+    parser.add_argument("--max-ratio", type=float, default=2.5)
     args = parser.parse_args(argv)
     import torch
 
+    if args.simulate:
+        return main_simulate(args)
+    if args.race_trace or args.race:
+        return main_race(args)
     if args.candidates:
         return main_candidates(args)
 
@@ -301,6 +471,77 @@ def main(argv=None) -> dict:
     for name, s in summary.items():
         print(f"{name:34} {s['all']:6.1%} " + " ".join(f"{s[a]:10.1%}" for a in shapes.Description.ATTRIBUTES)
               + f" {s['seconds_mean']:8.2f} {s['clip_predicts_judge_auc']:5.2f}")
+    return report
+
+
+def main_simulate(args) -> dict:
+    """Every schedule of one or two rounds (rounds among the traced iterations) over every K up to the
+    traced count, simulated on the traces of every seed given; the best within --max-ratio listed."""
+    import itertools
+
+    traces = [json.loads(path.read_text()) for path in args.simulate]
+    rows = [row for trace in traces for row in trace["results"]]
+    for candidate in (c for row in rows for c in row["candidates"]):  # JSON's keys are strings
+        candidate["points"] = {int(t): point for t, point in candidate["points"].items()}
+    iterations = traces[0]["settings"]["iterations"]
+    traced = len(rows[0]["candidates"])
+    points = sorted(int(t) for t in rows[0]["candidates"][0]["points"] if int(t) < iterations)
+    found = {}
+    for count in range(1, traced + 1):
+        found[f"plain-{count}"] = simulate_race(rows, None, count, iterations)
+        for rounds in itertools.chain(itertools.combinations(points, 1), itertools.combinations(points, 2)):
+            for keep in itertools.combinations(range(count - 1, 0, -1), len(rounds)):
+                schedule = RaceSchedule(tuple(rounds), tuple(keep))
+                found[f"K={count} rounds={list(rounds)} keep={list(keep)}"] = simulate_race(rows, schedule, count,
+                                                                                            iterations)
+    best = sorted((v["right"], -v["ratio_to_one_take"], name) for name, v in found.items()
+                  if v["ratio_to_one_take"] <= args.max_ratio)[::-1]
+    for right, ratio, name in best[:25]:
+        print(f"{name:40} {right:3} of {len(rows)}  {-ratio:.2f} x one take")
+    for count in range(1, traced + 1):
+        v = found[f"plain-{count}"]
+        print(f"{'plain-' + str(count):40} {v['right']:3} of {len(rows)}  {v['ratio_to_one_take']:.2f} x one take")
+    return found
+
+
+def main_race(args) -> dict:
+    import torch
+
+    overrides = {} if args.init_samples is None else {"init_samples": args.init_samples}
+    settings = replace(settings_for(DEMO), precision=args.precision, **overrides)
+    schedule = None
+    if args.race:
+        schedule = RaceSchedule(tuple(args.race), tuple(args.keep or []))
+        schedule.check(args.candidates, settings.iterations)
+    with deterministic(args.threads):
+        generator = load_generator(args.generator, args.device)
+        clip = load_clip(args.clip, None, args.device)
+        judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
+        prompts = shapes.benchmark_prompts()[: args.prompts]
+        if schedule is None:
+            rows = run_race_trace(prompts, generator, clip, judge_clip, args.seed, args.race_trace, args.trace_at,
+                                  print, args.judge_crops, precision=args.precision, **overrides)
+        else:
+            rows = run_race(prompts, generator, clip, judge_clip, args.seed, args.candidates, schedule, args.plain,
+                            print, args.judge_crops, precision=args.precision, **overrides)
+    report = {
+        "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
+                    "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+                    "torch": torch.__version__},
+        "setting": DEMO, "judge": args.judge, "seed": args.seed,
+        "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
+        "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates},
+        "summary": None if schedule is None else summarise_race(rows, args.plain),
+        "results": rows,
+    }
+    default = (f"bench/results/race_trace-seed{args.seed}.json" if schedule is None
+               else f"bench/results/race_quality-seed{args.seed}.json")
+    out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json") else ROOT / default)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    for name, values in (report["summary"] or {}).items():
+        print(f"{name:10} {values['right']:3} of {values['prompts']}  {values['seconds_per_sentence']:6.2f} s per "
+              f"sentence  {values['ratio_to_one_take']:.2f} x one take")
     return report
 
 
