@@ -2,6 +2,8 @@
 import json
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -82,6 +84,27 @@ def test_search_quality_benchmark_runs_and_writes_its_json_and_grid(tmp_path):
     assert len(saved["results"]["sampled-cma-es"]) == 2 and saved["summary"]["random-image"]["prompts"] == 2
     assert {"shape", "colour", "size", "all", "seconds_mean"} <= saved["summary"]["sampled-cma-es"].keys()
     assert (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
+    """--race-trace writes every candidate's points, --simulate replays schedules on them (a plain row and
+    races), --race searches plain candidates and races side by side and sums them up."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_quality import main
+
+    trace = tmp_path / "trace.json"
+    main(["--race-trace", "2", "--prompts", "1", "--threads", "1", "--init-samples", "8", "--trace-at", "1", "5",
+          "--out", str(trace)])
+    [row] = json.loads(trace.read_text())["results"]
+    assert len(row["candidates"]) == 2 and set(row["candidates"][0]["points"]) == {"1", "5", "20"}
+    assert len(row["candidates"][0]["iteration_s"]) == 20
+    found = main(["--simulate", str(trace), "--max-ratio", "10"])
+    assert found["plain-1"]["ratio_to_one_take"] == pytest.approx(1.0)
+    assert found["K=2 rounds=[1] keep=[1]"]["ratio_to_one_take"] < found["plain-2"]["ratio_to_one_take"]
+    raced = main(["--race", "1", "--keep", "1", "--candidates", "2", "--plain", "1", "--prompts", "1", "--threads",
+                  "1", "--init-samples", "8", "--out", str(tmp_path / "race.json")])
+    assert raced["summary"].keys() == {"plain-1", "race"}
+    assert raced["results"][0]["race"]["reached"] in ([20, 1], [1, 20])
 
 
 def test_the_demo_searches_with_the_benchmarks_best_setting():
