@@ -70,9 +70,14 @@ class SearchOutcome:
 
     @property
     def judge_score(self) -> float:
-        """The held-out score a candidate is picked by: the judge's own CLIP (judge.model) when there is
-        one, else the guiding CLIP on fresh crops."""
-        return self.judge2_similarity if self.judge2_similarity is not None else self.judge_similarity
+        """The held-out score a candidate is picked by (`decisive_score`)."""
+        return decisive_score(self.judge_similarity, self.judge2_similarity)
+
+
+def decisive_score(judge_similarity: float | None, judge2_similarity: float | None) -> float | None:
+    """The judge score that picks a candidate (and decides a race): the judge's own CLIP (judge.model)
+    when there is one, else the guiding CLIP on fresh crops."""
+    return judge2_similarity if judge2_similarity is not None else judge_similarity
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..files import atomic_write_bytes
-from ..latents import Race
+from ..latents import Race, decisive_score
 from . import judge as judging
 from .judge import judge_identity
 from .loop import advance
@@ -237,5 +237,5 @@ class RaceJudge:
 
     @staticmethod
     def score_of(scores: dict) -> float:
-        """The score that decides (as latents.SearchOutcome.judge_score): the judge CLIP's, else the guide's."""
-        return scores["judge2_similarity"] if scores.get("judge2_similarity") is not None else scores["judge_similarity"]
+        """The score that decides (latents.decisive_score): the judge CLIP's, else the guide's."""
+        return decisive_score(scores["judge_similarity"], scores.get("judge2_similarity"))
