@@ -8,8 +8,9 @@ start-up (Python, imports, loading the models), its search and its rendering.
 Each (length, per-job) case runs the whole pipeline once in a fresh directory under /tmp (the text: the
 same sentence pattern at every length). The split comes from the jobs' own records: Snakemake's
 benchmark file gives each job's wall time, the job's log the seconds it spent on its sentences once the
-models were loaded (`... of this job done in S s`); the rest of a job is start-up. Run it on an idle
-machine: the jobs run two at a time on 2 cores.
+models were loaded (`... of this job done in S s`); the rest of a job is start-up. Snakemake's own main
+process is watched too: the CPU seconds it used itself (scheduling, and the benchmark timers it runs for
+the jobs), its children not counted. Run it on an idle machine: the jobs run two at a time on 2 cores.
 """
 from __future__ import annotations
 
@@ -48,6 +49,29 @@ def job_costs(workdir: Path, stage: str) -> list[dict]:
     return costs
 
 
+def own_cpu_seconds(pid: int) -> float | None:
+    """The CPU seconds (user + system) a process has used itself, its children not counted (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_watching_cpu(command: list[str], workdir: Path) -> tuple[subprocess.CompletedProcess, float | None]:
+    """Runs Snakemake, reading its main process's own CPU time every second until it ends: what the
+    scheduling (and the benchmark timers it runs for the jobs) cost, the jobs' processes not counted."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=err, text=True)
+        cpu = None
+        while process.poll() is None:
+            cpu = own_cpu_seconds(process.pid) or cpu
+            time.sleep(1)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, process.returncode, out.read(), err.read()), cpu
+
+
 def run_case(sentences: int, per_job: int, cores: int) -> dict:
     # 1. a fresh project: the text, the offline config with the block size
     workdir = Path(tempfile.mkdtemp(prefix=f"mi-text-scale-{sentences}-{per_job}-"))
@@ -63,7 +87,7 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
     subprocess.run([*command[:-2], "resources/tiny-models/biggan-tiny/config.json", *command[-2:]], cwd=workdir,
                    check=True, capture_output=True)
     start = time.perf_counter()
-    run = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    run, main_cpu = run_watching_cpu(command, workdir)
     wall = time.perf_counter() - start
     if run.returncode != 0:
         sys.exit(f"snakemake failed in {workdir}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
@@ -80,7 +104,9 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
         "job_s": sum(j["wall_s"] for j in search + render) / sentences,
     }
     return {"sentences": sentences, "per_job": per_job, "wall_s": round(wall, 1), "search_jobs": len(search),
-            "render_jobs": len(render), "verify": "passed" if verify.returncode == 0 else verify.stdout[-2000:],
+            "render_jobs": len(render),
+            "snakemake_cpu_s": None if main_cpu is None else round(main_cpu, 1),
+            "verify": "passed" if verify.returncode == 0 else verify.stdout[-2000:],
             "per_sentence": {k: round(v, 3) for k, v in per_sentence.items()},
             "workdir": str(workdir)}
 
