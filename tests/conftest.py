@@ -63,6 +63,24 @@ def write_search_job(path, tiny_models, *, iterations: int, candidates: int | No
     return Path(path)
 
 
+def run_until_killed(script: Path, out: Path, kill_when) -> str:
+    """Runs a search job script (`write_search_job`) into `out` and SIGKILLs it, no warning given, at the
+    first line of its output for which `kill_when(output so far, line)` holds; its output until then."""
+    import signal
+
+    job = subprocess.Popen([sys.executable, "-u", str(script), str(out)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    for line in job.stdout:
+        seen += line
+        if kill_when(seen, line):
+            job.send_signal(signal.SIGKILL)
+            break
+    job.stdout.read()
+    assert job.wait(timeout=120) == -signal.SIGKILL, seen
+    return seen
+
+
 def snakemake(workdir, *args, timeout=900):
     """Run the project's Snakefile in `workdir` with the test interpreter's snakemake."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--nolock", *args]

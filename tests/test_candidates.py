@@ -1,6 +1,5 @@
 """Several candidates per sentence (search.candidates): seeds, the pick, the files, resuming a killed
 job, and the artist's pick in the overrides table."""
-import signal
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 from machine_imagination.latents import Candidates, Latents, SearchOutcome
 from machine_imagination.search.candidates import SearchFiles, candidate_seed, keep_candidate
 from machine_imagination.text import TextError, read_overrides
-from conftest import write_search_job
+from conftest import run_until_killed, write_search_job
 from test_pipeline import tiny_config
 
 
@@ -124,16 +123,9 @@ def test_a_job_killed_in_candidate_2_resumes_without_searching_0_and_1_again(tmp
     killed.mkdir()
     assert subprocess.run([sys.executable, str(script), str(plain)], capture_output=True).returncode == 0
 
-    job = subprocess.Popen([sys.executable, "-u", str(script), str(killed)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    seen = ""
-    for line in job.stdout:
-        seen += line
-        if "(candidate 2 of 3" in seen and line.startswith("iteration 7 "):
-            job.send_signal(signal.SIGKILL)  # no warning: the process is gone mid-iteration
-            break
-    job.stdout.read()
-    assert job.wait(timeout=120) == -signal.SIGKILL
+    # no warning: the process is gone mid-iteration
+    run_until_killed(script, killed,
+                     lambda seen, line: "(candidate 2 of 3" in seen and line.startswith("iteration 7 "))
     assert (killed / "c.pkl").is_file() and (killed / "c-1.pkl").is_file() and (killed / "c-2.pkl").is_file()
 
     resumed = subprocess.run([sys.executable, str(script), str(killed)], capture_output=True, text=True)

@@ -1,14 +1,13 @@
 """A race of the candidates (search.race): who stops and who finishes is what the schedule says from the
 judge scores recorded; a raced candidate is the same search as alone; a killed race resumes to the same
 bytes; bad schedules fail at parse time naming the key."""
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import write_search_job
+from conftest import run_until_killed, write_search_job
 from machine_imagination.latents import Latents
 from machine_imagination.project import ConfigError, check_settings, validate_config
 from machine_imagination.search.candidates import SearchFiles, SentenceKeep, keep_block_job
@@ -144,16 +143,8 @@ def test_a_race_killed_mid_way_resumes_to_the_same_bytes(tmp_path, tiny_models):
     killed.mkdir()
     first = subprocess.run([sys.executable, str(script), str(plain)], capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
-    job = subprocess.Popen([sys.executable, "-u", str(script), str(killed)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    seen = ""
-    for line in job.stdout:
-        seen += line
-        if "race round 1 " in seen and line.startswith("iteration 9 "):
-            job.send_signal(signal.SIGKILL)
-            break
-    job.stdout.read()
-    assert job.wait(timeout=120) == -signal.SIGKILL
+    seen = run_until_killed(script, killed,
+                            lambda seen, line: "race round 1 " in seen and line.startswith("iteration 9 "))
     assert (killed / "c-race.json").is_file() and not list(killed.glob("*.npz"))
     resumed = subprocess.run([sys.executable, str(script), str(killed)], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
