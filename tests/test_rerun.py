@@ -86,6 +86,9 @@ MATRIX = {
     "a pick": (overrides("index\tcandidate\n2\t1\n"), {"keep:0002"} | segments(1, 2) | AFTER_KEEP),
     "iterations of one sentence": (overrides("index\titerations\n3\t4\n"),
                                    {"search:0003", "judge:0003", "keep:0003"} | segments(2, 3) | AFTER_KEEP),
+    "search.race (the candidates raced)": (setting("search.race", {"rounds": [1], "keep": [1]}),
+                                           every("search") | every("judge") | every("keep") | every("render")
+                                           | AFTER_KEEP),
 }
 
 
@@ -130,6 +133,23 @@ def test_each_edit_plans_exactly_the_jobs_it_affects(shapes_project, tmp_path):
             wrong[name] = {"planned but not expected": sorted(found - expected),
                            "expected but not planned": sorted(expected - found)}
     assert not wrong, wrong
+
+
+def test_in_a_raced_project_a_judge_edit_races_again(shapes_project, tmp_path):
+    """Plain candidates only re-judge after a `judge:` edit (MATRIX); raced ones race again, since the judge
+    decided who was searched to the end: a finished raced project plans every search after one."""
+    project = copy_project(shapes_project, tmp_path / "project")
+    edit(project, setting("search.race", {"rounds": [1], "keep": [1]}))
+    run = snakemake(project, "--configfile", "config.yaml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert planned(project) == set()
+    for i in range(4):
+        race = Latents.load(project / "results" / "shapes" / "latents" / f"{i:04d}.npz").race
+        assert race is not None and race.rounds == (1,) and sorted(race.reached) == [1, 3], race
+    edit(project, setting("judge.crops", 2))
+    assert planned(project) == every("search") | every("judge") | every("keep") | every("render") | AFTER_KEEP
+    edit(project, setting("judge.crops", 4))
+    assert planned(project) == set(), "the judge as it was: nothing to do"
 
 
 def digests(root, pattern) -> dict:
