@@ -146,9 +146,10 @@ def test_in_a_raced_project_a_judge_edit_races_again(shapes_project, tmp_path):
     for i in range(4):
         race = Latents.load(project / "results" / "shapes" / "latents" / f"{i:04d}.npz").race
         assert race is not None and race.rounds == (1,) and sorted(race.reached) == [1, 3], race
-    edit(project, setting("judge.crops", 2))
+    crops = yaml.safe_load((project / "config.yaml").read_text())["judge"]["crops"]
+    edit(project, setting("judge.crops", crops + 1))
     assert planned(project) == every("search") | every("judge") | every("keep") | every("render") | AFTER_KEEP
-    edit(project, setting("judge.crops", 4))
+    edit(project, setting("judge.crops", crops))
     assert planned(project) == set(), "the judge as it was: nothing to do"
 
 
