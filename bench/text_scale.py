@@ -72,7 +72,7 @@ def run_watching_cpu(command: list[str], workdir: Path) -> tuple[subprocess.Comp
         return subprocess.CompletedProcess(command, process.returncode, out.read(), err.read()), cpu
 
 
-def run_case(sentences: int, per_job: int, cores: int) -> dict:
+def run_case(sentences: int, per_job: int, cores: int, rate: str | None = None) -> dict:
     # 1. a fresh project: the text, the offline config with the block size
     workdir = Path(tempfile.mkdtemp(prefix=f"mi-text-scale-{sentences}-{per_job}-"))
     (workdir / "texts").mkdir()
@@ -86,6 +86,8 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
                "--configfile", "config.yaml"]
     subprocess.run([*command[:-2], "resources/tiny-models/biggan-tiny/config.json", *command[-2:]], cwd=workdir,
                    check=True, capture_output=True)
+    if rate:
+        command += ["--max-jobs-per-timespan", rate]
     start = time.perf_counter()
     run, main_cpu = run_watching_cpu(command, workdir)
     wall = time.perf_counter() - start
@@ -103,7 +105,8 @@ def run_case(sentences: int, per_job: int, cores: int) -> dict:
         "startup_s": sum(j["wall_s"] - j["work_s"] for j in search + render) / sentences,
         "job_s": sum(j["wall_s"] for j in search + render) / sentences,
     }
-    return {"sentences": sentences, "per_job": per_job, "wall_s": round(wall, 1), "search_jobs": len(search),
+    return {"sentences": sentences, "per_job": per_job, "max_jobs_per_timespan": rate or "100/1s (Snakemake's default)",
+            "wall_s": round(wall, 1), "search_jobs": len(search),
             "render_jobs": len(render),
             "snakemake_cpu_s": None if main_cpu is None else round(main_cpu, 1),
             "verify": "passed" if verify.returncode == 0 else verify.stdout[-2000:],
@@ -116,13 +119,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--sentences", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--per-job", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--max-jobs-per-timespan", dest="rate", nargs="+", default=[None],
+                        help="Snakemake's --max-jobs-per-timespan for the runs (each value a case; 'default' for "
+                             "Snakemake's own 100/1s), e.g. default 1000/10s")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     cases = []
     for sentences in args.sentences:
         for per_job in args.per_job:
-            cases.append(run_case(sentences, per_job, args.cores))
-            print(json.dumps(cases[-1]), flush=True)
+            for rate in args.rate:
+                cases.append(run_case(sentences, per_job, args.cores, None if rate in (None, "default") else rate))
+                print(json.dumps(cases[-1]), flush=True)
     report = {"cores": args.cores, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "config": "config/offline.yaml", "cases": cases}
     if args.out:
