@@ -10,7 +10,10 @@ same sentence pattern at every length). The split comes from the jobs' own recor
 benchmark file gives each job's wall time, the job's log the seconds it spent on its sentences once the
 models were loaded (`... of this job done in S s`); the rest of a job is start-up. Snakemake's own main
 process is watched too: the CPU seconds it used itself (scheduling, and the benchmark timers it runs for
-the jobs), its children not counted. Run it on an idle machine: the jobs run two at a time on 2 cores.
+the jobs), its children not counted. `--max-jobs-per-timespan` runs the cases under Snakemake's job rate
+limits given (a case for each; 'default' is Snakemake's own): the limiter's timers are what Snakemake's
+main process spends on a long text (docs/performance.md). Run it on an idle machine: the jobs run two at
+a time on 2 cores.
 """
 from __future__ import annotations
 
