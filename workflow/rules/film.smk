@@ -57,7 +57,11 @@ rule render:
         "benchmarks/{text}/render/{block}.{digest}.tsv"
     params:
         **block_params("render_params"),
-    threads: 2
+    # One torch thread: on a machine of few cores, render jobs side by side (each with its own core)
+    # beat one job whose two threads wait for each other whenever another process takes a core
+    # (docs/performance.md, "2,000 sentences end to end"). On a GPU it feeds the device; a profile may
+    # give the encoder more cores (profiles/slurm: cpus_per_task).
+    threads: 1
     resources:
         runtime=block_runtime(30),
         mem_mb=8000,
