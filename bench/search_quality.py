@@ -214,10 +214,13 @@ def verdict_of(generator, found, wanted, settings) -> bool:
 
 
 def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, trace_at: list[int], log,
-                   judge_crops=JUDGE_CROPS, **overrides) -> list:
+                   judge_crops=JUDGE_CROPS, pool: bool = False, **overrides) -> list:
     """Each prompt's `count` candidates searched whole (the demo setting with `overrides`), each one's best
     image so far judged as a race judges it (rounded) and read by the pixel judge after each iteration
-    of `trace_at` and at the end; the seconds of its start, of each iteration and of each judging."""
+    of `trace_at` and at the end; the seconds of its start, of each iteration and of each judging.
+    With `pool`, the candidates share one pool of draws: candidate 0 is the plain take (its start scores
+    init_samples draws), candidate k > 0 starts from that pool's (k + 1)-th best draw instead of scoring
+    draws of its own (its start: one evaluation)."""
     from machine_imagination.search.objective import Objective
 
     settings = replace(settings_for(DEMO), **overrides)
@@ -226,12 +229,18 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
         text = wanted.text()
         objective = Objective(generator, clip, [(text, 1.0)], settings)
         judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
-        candidates = []
+        candidates, shared = [], None
         for k in range(count):
-            # 1. the start, then the search an iteration at a time (the same search: search.loop.advance)
+            # 1. the start, then the search an iteration at a time (the same search: search.loop.advance);
+            #    with a pool, candidate 0's start keeps its `count` best draws for the others
             k_seed = candidate_seed(seed + i, k)
             began = time.perf_counter()
-            state = SearchState.fresh(k_seed, objective, settings, log=lambda m: None)
+            if pool and k == 0:
+                state = SearchState.fresh(k_seed, objective, replace(settings, init_top=count), log=lambda m: None)
+                shared = state.start
+            else:
+                state = SearchState.fresh(k_seed, objective, settings, start=None if shared is None else shared[k],
+                                          log=lambda m: None)
             start_s, iteration_s, points, judge_s = time.perf_counter() - began, [], {}, []
             for t in range(1, settings.iterations + 1):
                 began = time.perf_counter()
@@ -253,17 +262,22 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
     return rows
 
 
-def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int) -> dict:
+def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int, pool: bool = False) -> dict:
     """What a race of the first `count` traced candidates by `schedule` gives (None: plain candidates,
     every one finished and the best final judge score kept): prompts right, and the seconds per sentence
     the traced parts add up to (starts, iterations run, judgings, each at its median), against one
-    take's (a start, every iteration, one judging)."""
+    take's (a start, every iteration, one judging). With `pool` (a trace of candidates sharing one pool
+    of draws), the first candidate's start is one take's and the others' starts are theirs."""
     # the parts' median seconds over every traced candidate (robust to a busy moment of the machine)
     every = [c for row in rows for c in row["candidates"]]
     start_s = float(np.median([c["start_s"] for c in every]))
+    first_s, other_s = start_s, start_s
+    if pool:
+        first_s = float(np.median([row["candidates"][0]["start_s"] for row in rows]))
+        other_s = float(np.median([c["start_s"] for row in rows for c in row["candidates"][1:]]))
     iteration_s = float(np.median([t for c in every for t in c["iteration_s"]]))
     judge_s = float(np.median([c["judge_s"] for c in every]))
-    one = start_s + iterations * iteration_s + judge_s
+    one = first_s + iterations * iteration_s + judge_s
     right, seconds = [], []
     for row in rows:
         candidates = row["candidates"][:count]
@@ -278,7 +292,7 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
         kept = max(live, key=lambda k: (candidates[k]["points"][iterations]["score"], -k))
         judged += len(live) if len(live) > 1 else 0
         right.append(candidates[kept]["points"][iterations]["all"])
-        seconds.append(count * start_s + sum(reached) * iteration_s + (judged or count) * judge_s)
+        seconds.append(first_s + (count - 1) * other_s + sum(reached) * iteration_s + (judged or count) * judge_s)
     return {"right": int(np.sum(right)), "prompts": len(rows), "seconds_per_sentence": float(np.mean(seconds)),
             "ratio_to_one_take": float(np.mean(seconds) / one)}
 
@@ -419,6 +433,9 @@ def main(argv=None) -> dict:
                         help="trace K candidates per prompt for simulate_race (default --out: "
                              "bench/results/race_trace-seed<S>.json)")
     parser.add_argument("--trace-at", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8, 10, 12])
+    parser.add_argument("--pool", action="store_true",
+                        help="with --race-trace: the candidates share one pool of draws (the first one's), "
+                             "candidate k starting from its (k + 1)-th best")
     parser.add_argument("--race", type=int, nargs="+", default=None, metavar="ROUND",
                         help="race --candidates K by rounds after these iterations (search.race.rounds) ...")
     parser.add_argument("--keep", type=int, nargs="+", default=None, help="... keeping these (search.race.keep)")
@@ -484,16 +501,19 @@ def main_simulate(args) -> dict:
     for candidate in (c for row in rows for c in row["candidates"]):  # JSON's keys are strings
         candidate["points"] = {int(t): point for t, point in candidate["points"].items()}
     iterations = traces[0]["settings"]["iterations"]
+    pool = bool(traces[0].get("pool"))
+    if any(bool(trace.get("pool")) != pool for trace in traces):
+        raise SystemExit("--simulate: traces with and without --pool cannot be simulated together")
     traced = len(rows[0]["candidates"])
     points = sorted(int(t) for t in rows[0]["candidates"][0]["points"] if int(t) < iterations)
     found = {}
     for count in range(1, traced + 1):
-        found[f"plain-{count}"] = simulate_race(rows, None, count, iterations)
+        found[f"plain-{count}"] = simulate_race(rows, None, count, iterations, pool)
         for rounds in itertools.chain(itertools.combinations(points, 1), itertools.combinations(points, 2)):
             for keep in itertools.combinations(range(count - 1, 0, -1), len(rounds)):
                 schedule = RaceSchedule(tuple(rounds), tuple(keep))
                 found[f"K={count} rounds={list(rounds)} keep={list(keep)}"] = simulate_race(rows, schedule, count,
-                                                                                            iterations)
+                                                                                            iterations, pool)
     best = sorted((v["right"], -v["ratio_to_one_take"], name) for name, v in found.items()
                   if v["ratio_to_one_take"] <= args.max_ratio)[::-1]
     for right, ratio, name in best[:25]:
@@ -520,7 +540,7 @@ def main_race(args) -> dict:
         prompts = shapes.benchmark_prompts()[: args.prompts]
         if schedule is None:
             rows = run_race_trace(prompts, generator, clip, judge_clip, args.seed, args.race_trace, args.trace_at,
-                                  print, args.judge_crops, precision=args.precision, **overrides)
+                                  print, args.judge_crops, args.pool, precision=args.precision, **overrides)
         else:
             rows = run_race(prompts, generator, clip, judge_clip, args.seed, args.candidates, schedule, args.plain,
                             print, args.judge_crops, precision=args.precision, **overrides)
@@ -528,7 +548,7 @@ def main_race(args) -> dict:
         "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                     "torch": torch.__version__},
-        "setting": DEMO, "judge": args.judge, "seed": args.seed,
+        "setting": DEMO, "judge": args.judge, "seed": args.seed, "pool": bool(args.pool and schedule is None),
         "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
         "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates},
         "summary": None if schedule is None else summarise_race(rows, args.plain),

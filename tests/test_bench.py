@@ -101,6 +101,18 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     found = main(["--simulate", str(trace), "--max-ratio", "10"])
     assert found["plain-1"]["ratio_to_one_take"] == pytest.approx(1.0)
     assert found["K=2 rounds=[1] keep=[1]"]["ratio_to_one_take"] < found["plain-2"]["ratio_to_one_take"]
+    # candidates sharing one pool of draws: the first is the plain take, the second starts from its pool
+    pooled = tmp_path / "pooled.json"
+    main(["--race-trace", "2", "--pool", "--prompts", "1", "--threads", "1", "--init-samples", "8", "--trace-at",
+          "1", "5", "--out", str(pooled)])
+    saved = json.loads(pooled.read_text())
+    assert saved["pool"] is True
+    [shared] = saved["results"]
+    assert shared["candidates"][0]["points"] == row["candidates"][0]["points"]
+    assert shared["candidates"][1]["points"] != row["candidates"][1]["points"]
+    assert main(["--simulate", str(pooled), "--max-ratio", "10"])["plain-1"]["ratio_to_one_take"] == pytest.approx(1.0)
+    with pytest.raises(SystemExit, match="with and without --pool"):
+        main(["--simulate", str(trace), str(pooled)])
     raced = main(["--race", "1", "--keep", "1", "--candidates", "2", "--plain", "1", "--prompts", "1", "--threads",
                   "1", "--init-samples", "8", "--out", str(tmp_path / "race.json")])
     assert raced["summary"].keys() == {"plain-1", "race"}

@@ -209,6 +209,20 @@ def test_sampled_initialisation_starts_from_the_best_draw(generator, clip):
     assert len(adam.history) == 2 and np.isfinite(adam.loss)
 
 
+def test_a_given_start_is_the_search_start_in_place_of_its_own_draws(generator, clip):
+    """A pool's draw given as the start: the CMA-ES mean is that draw, not the best of the seed's own."""
+    from machine_imagination.search.state import SearchState
+
+    settings = SearchSettings(iterations=1, population=4, crops=4, init_samples=40, init_top=3)
+    objective = Objective(generator, clip, [("a storm", 1.0)], settings)
+    pool = SearchState.fresh(2, objective, settings, log=lambda m: None).start  # the 3 best of 41 draws
+    given = SearchState.fresh(5, objective, settings, start=pool[1], log=lambda m: None)
+    own = SearchState.fresh(5, objective, settings, log=lambda m: None)
+    np.testing.assert_array_equal(given.start, pool[1:2])
+    np.testing.assert_array_equal(np.asarray(given.es.mean), pool[1])
+    assert not np.array_equal(own.start[:1], given.start)
+
+
 def test_negative_prompt_lowers_similarity_to_the_negative_text(generator, clip):
     settings = SearchSettings(iterations=8, population=8, crops=4, class_entropy=0.0)
     negative_text = "a bright green meadow"

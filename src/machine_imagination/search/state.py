@@ -158,8 +158,11 @@ class SearchState:
     progress: list = field(default_factory=list)  # each iteration's best candidate
 
     @classmethod
-    def fresh(cls, seed: int, objective, settings: SearchSettings, previous=None, log=print) -> "SearchState":
-        """A new search from its seed; `previous`: a previous sentence's `Latents` (story mode)."""
+    def fresh(cls, seed: int, objective, settings: SearchSettings, previous=None, log=print, *,
+              start=None) -> "SearchState":
+        """A new search from its seed; `previous`: a previous sentence's `Latents` (story mode); `start`: a
+        starting point [D] chosen elsewhere (a draw of a pool the sentence's candidates share), taken as
+        it is instead of this seed's own draws."""
         import torch
 
         generator, clip = objective.generator, objective.clip
@@ -176,14 +179,17 @@ class SearchState:
             fixed_class = initial_class_vectors(settings.initial_class, 1, generator, rng, settings, prompt_class)[0]
         state = cls(z_dim=generator.z_dim, rng=rng, crop_rng=crop_rng, fixed_class=fixed_class)
         # 3. the starting point: a random draw (for CMA-ES the notebook's mean), moved towards the
-        #    previous sentence's latents, or the best of many draws (FuseDream)
-        start = draw_candidates(1, rng, generator, settings, fixed_class=fixed_class, prompt_class=prompt_class)
+        #    previous sentence's latents, or the best of many draws (FuseDream), or the start given
+        given, start = start, draw_candidates(1, rng, generator, settings, fixed_class=fixed_class,
+                                              prompt_class=prompt_class)
         if settings.uses_cma:
             start = cma_es_mean(start, settings, generator.z_dim, fixed_class)
         if previous is not None:
             before = start_vector(previous, generator, settings, fixed_class=fixed_class)
             start = settings.story_keep * before[None] + (1 - settings.story_keep) * start
-        if settings.init_samples > 0:
+        if given is not None:
+            start = np.asarray(given, dtype=np.float64)[None]
+        elif settings.init_samples > 0:
             samples = np.concatenate([start, draw_candidates(settings.init_samples, rng, generator, settings,
                                                              fixed_class=fixed_class, prompt_class=prompt_class)])
             chunks = np.array_split(samples, max(1, math.ceil(len(samples) / settings.generator_batch)))
