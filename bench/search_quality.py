@@ -55,7 +55,7 @@ from machine_imagination.latents import Candidates, Latents, SearchOutcome  # no
 from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import advance, search_prompt  # noqa: E402
-from machine_imagination.search.race import DIGITS, RaceJudge, RaceSchedule, Runner, race  # noqa: E402
+from machine_imagination.search.race import DIGITS, RaceJudge, RaceSchedule, race, start_runners  # noqa: E402
 from machine_imagination.search.state import SearchState  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
@@ -232,14 +232,14 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
         candidates, shared = [], None
         for k in range(count):
             # 1. the start, then the search an iteration at a time (the same search: search.loop.advance);
-            #    with a pool, candidate 0's start keeps its `count` best draws for the others
+            #    with a pool, candidate 0 keeps the next `count - 1` best of its draws for the others
             k_seed = candidate_seed(seed + i, k)
             began = time.perf_counter()
             if pool and k == 0:
-                state = SearchState.fresh(k_seed, objective, replace(settings, init_top=count), log=lambda m: None)
-                shared = state.start
+                state = SearchState.fresh(k_seed, objective, settings, log=lambda m: None, pool=count - 1)
+                shared = state.pool
             else:
-                state = SearchState.fresh(k_seed, objective, settings, start=None if shared is None else shared[k],
+                state = SearchState.fresh(k_seed, objective, settings, start=None if shared is None else shared[k - 1],
                                           log=lambda m: None)
             start_s, iteration_s, points, judge_s = time.perf_counter() - began, [], {}, []
             for t in range(1, settings.iterations + 1):
@@ -301,7 +301,7 @@ def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedu
              judge_crops=JUDGE_CROPS, precision="fp32", **overrides) -> list:
     """Each prompt: `plain` plain candidates of the demo setting (searched whole and judged, as the
     pipeline's plain candidates: run_candidates), then its `count` candidates (the demo setting with
-    `overrides`) raced by `schedule` as the pipeline races them (`search.race.race`), timed; the kept
+    `overrides`) started and raced by `schedule` as the pipeline races them (`search.race`), timed; the kept
     candidate (the best finisher by its final judge score) read by the pixel judge."""
     from machine_imagination.search.objective import Objective
 
@@ -316,9 +316,8 @@ def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedu
         began = time.perf_counter()
         objective = Objective(generator, clip, [(text, 1.0)], settings)
         judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
-        runners = [Runner(candidate_seed(seed + i, k), SearchState.fresh(candidate_seed(seed + i, k), objective,
-                                                                         settings, log=lambda m: None))
-                   for k in range(count)]
+        runners = start_runners([candidate_seed(seed + i, k) for k in range(count)], objective, settings,
+                                log=lambda m: None)
         results, record, _ = race(runners, schedule, objective, settings, judge=judge, log=lambda m: None)
         finishers = record.finishers
         scores = {k: judge.score_of(judge.scores(results[k], runners[k].seed)) if len(finishers) > 1 else 0.0
@@ -532,7 +531,7 @@ def main_race(args) -> dict:
     schedule = None
     if args.race:
         schedule = RaceSchedule(tuple(args.race), tuple(args.keep or []))
-        schedule.check(args.candidates, settings.iterations)
+        schedule.check(args.candidates, settings.iterations, settings.init_samples, settings.init_top)
     with deterministic(args.threads):
         generator = load_generator(args.generator, args.device)
         clip = load_clip(args.clip, None, args.device)

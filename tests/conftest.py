@@ -49,15 +49,16 @@ search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm
 
 
 def write_search_job(path, tiny_models, *, iterations: int, candidates: int | None = None,
-                     race: dict | None = None) -> Path:
+                     race: dict | None = None, init_samples: int = 0) -> Path:
     """A search job as a script of its own (`python PATH OUT` searches one sentence into OUT), for tests
     that kill a real process and resume it: one search (files l.npz, i.png, h.tsv, h.png) or, with
-    `candidates`, that many (the pipeline's candidate files), raced with a `race` schedule."""
+    `candidates`, that many (the pipeline's candidate files), raced with a `race` schedule (sharing a
+    pool of draws with `init_samples`)."""
     if candidates is None:
         files = '[SearchFiles(out + "/l.npz", out + "/i.png", out + "/h.tsv", out + "/h.png")]'
     else:
         files = f"[SearchFiles.of_candidate(out, k) for k in range({candidates})]"
-    search = {"candidates": candidates, "race": race} if race else {}
+    search = {"candidates": candidates, "race": race, "init_samples": init_samples} if race else {}
     Path(path).write_text(SEARCH_JOB.format(g=str(tiny_models[0]), c=str(tiny_models[1]), iterations=iterations,
                                             files=files, search=search))
     return Path(path)

@@ -1,6 +1,7 @@
 """A race of the candidates (search.race): who stops and who finishes is what the schedule says from the
-judge scores recorded; a raced candidate is the same search as alone; a killed race resumes to the same
-bytes; bad schedules fail at parse time naming the key."""
+judge scores recorded; a raced candidate is the same search as alone (from its start in the pool of draws
+the candidates share); a killed race resumes to the same bytes; bad schedules fail at parse time naming
+the key."""
 import subprocess
 import sys
 
@@ -9,11 +10,13 @@ import pytest
 
 from conftest import run_until_killed, write_search_job
 from machine_imagination.latents import Latents
+from machine_imagination.models.device import deterministic
 from machine_imagination.project import ConfigError, check_settings, validate_config
 from machine_imagination.search.candidates import SearchFiles, SentenceKeep, keep_block_job
 from machine_imagination.search.judge import Verdict, judge_block_job, judge_file
 from machine_imagination.search.job import search_job
-from machine_imagination.search.loop import search_prompt
+from machine_imagination.search.loop import advance, search_prompt
+from machine_imagination.search.objective import Objective
 from machine_imagination.search.race import DIGITS, RaceSchedule, Runner, race, search_work
 from machine_imagination.search.settings import SearchSettings
 from machine_imagination.search.state import SearchState
@@ -22,10 +25,11 @@ SCHEDULE = {"rounds": [2, 5], "keep": [2, 1]}
 
 
 def race_config(tiny_models, **search):
+    """A race of four candidates sharing a pool of draws (each search starts from the best of 9)."""
     return validate_config({"texts": {"t": "t.txt"}, "generator": {"model": str(tiny_models[0])},
                             "clip": {"model": str(tiny_models[1]), "pretrained": None}, "judge": {"crops": 3},
                             "search": {"iterations": 8, "population": 6, "crops": 3, "device": "cpu",
-                                       "candidates": 4, "race": SCHEDULE, **search}})
+                                       "candidates": 4, "race": SCHEDULE, "init_samples": 8, **search}})
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +82,38 @@ def test_the_schedule_decides_who_stops_from_the_recorded_scores(raced):
 
 def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
     """Bit for bit: candidate k run alone for the iterations it reached in the race (the candidates of a
-    race run one after the other, never batched together, on the CPU)."""
+    race run one after the other, never batched together, on the CPU): candidate 0 is the plain search
+    of its seed; candidate k > 0 is its seed's search from the k-th next best of candidate 0's draws."""
     config, out, files, records, _, _ = raced
+    with deterministic(1):  # as the job searched (one thread)
+        alone = searched_alone(config, records, generator, clip)
     for k, record in enumerate(records):
-        reached = record.race.reached[k]
-        alone = search_prompt([("a storm at sea", 1.0)], seed=record.seed, generator=generator, clip=clip,
-                              settings=SearchSettings.from_config(config, {"iterations": reached}))
-        assert np.array_equal(alone.noise, record.noise) and np.array_equal(alone.class_vector, record.class_vector)
-        assert alone.loss == record.search.loss
+        assert np.array_equal(alone[k].noise, record.noise), k
+        assert np.array_equal(alone[k].class_vector, record.class_vector), k
+        assert alone[k].loss == record.search.loss, k
+        assert alone[k].start_loss == record.search.start_loss, k
+    starts = {record.search.start_loss for record in records}
+    assert len(starts) == 4 and min(starts) == records[0].search.start_loss, "candidate 0 has the best draw"
+
+
+def searched_alone(config, records, generator, clip) -> list:
+    """Each raced candidate searched alone for the iterations it reached: candidate 0 as a plain search,
+    candidate k > 0 from the k-th next best of candidate 0's draws."""
+    parts = [("a storm at sea", 1.0)]
+    settings = SearchSettings.from_config(config)
+    objective = Objective(generator, clip, parts, settings)
+    pool = SearchState.fresh(records[0].seed, objective, settings, log=lambda m: None, pool=3).pool
+    assert pool.shape[0] == 3 and len({row.tobytes() for row in pool}) == 3
+    found = []
+    for k, record in enumerate(records):
+        reached = SearchSettings.from_config(config, {"iterations": record.race.reached[k]})
+        if k == 0:
+            found.append(search_prompt(parts, seed=record.seed, generator=generator, clip=clip, settings=reached))
+            continue
+        state = SearchState.fresh(record.seed, objective, reached, log=lambda m: None, start=pool[k - 1])
+        advance(state, objective, reached, None, None, lambda m: None)
+        found.append(state.result(reached))
+    return found
 
 
 def test_the_keep_step_keeps_the_best_finisher_and_a_pick_of_a_stopped_one_as_it_stood(raced, tmp_path):
@@ -121,8 +149,6 @@ seeds = [101, 102, 103, 104]
 
 
 def test_a_race_decides_on_rounded_scores_the_first_of_equals_going_on(generator, clip):
-    from machine_imagination.search.objective import Objective
-
     settings = SearchSettings(iterations=3, population=4, crops=2)
     objective = Objective(generator, clip, [("a fox", 1.0)], settings)
     runners = [Runner(seed, SearchState.fresh(seed, objective, settings, log=lambda m: None)) for seed in seeds]
@@ -133,25 +159,54 @@ def test_a_race_decides_on_rounded_scores_the_first_of_equals_going_on(generator
     assert record.reached == (1, 3, 1, 1)
 
 
-def test_a_race_killed_mid_way_resumes_to_the_same_bytes(tmp_path, tiny_models):
-    """SIGKILL (no warning) once the first round is decided and a survivor has gone on; the rerun reads
-    the decided round and the checkpoints and ends with the same files as an uninterrupted race."""
-    script = write_search_job(tmp_path / "job.py", tiny_models, iterations=30, candidates=4,
+@pytest.fixture(scope="module")
+def race_job(tiny_models, tmp_path_factory):
+    """A race of four candidates sharing a pool of draws, as a job script, and its files when it runs
+    uninterrupted."""
+    where = tmp_path_factory.mktemp("race-job")
+    script = write_search_job(where / "job.py", tiny_models, iterations=30, candidates=4, init_samples=8,
                               race={"rounds": [4, 12], "keep": [2, 1]})
-    plain, killed = tmp_path / "plain", tmp_path / "killed"
+    plain = where / "plain"
     plain.mkdir()
-    killed.mkdir()
     first = subprocess.run([sys.executable, str(script), str(plain)], capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
-    seen = run_until_killed(script, killed,
-                            lambda seen, line: "race round 1 " in seen and line.startswith("iteration 9 "))
-    assert (killed / "c-race.json").is_file() and not list(killed.glob("*.npz"))
+    return script, plain
+
+
+def after_round_one(seen, line):
+    """Once the first round is decided and a survivor has gone on past it."""
+    return "race round 1 " in seen and line.startswith("iteration 9 ")
+
+
+def before_the_others_start(seen, line):
+    """Once candidate 0 is saved at the first round, while candidate 1 (started from the pool) has no
+    checkpoint yet."""
+    return seen.count("iteration 4 (") == 1 and line.startswith("iteration 2 (")
+
+
+@pytest.mark.parametrize("kill_when", [after_round_one, before_the_others_start])
+def test_a_race_killed_mid_way_resumes_to_the_same_bytes(race_job, tmp_path, kill_when):
+    """SIGKILL (no warning) once the first round is decided and a survivor has gone on, or before the
+    candidates that start from candidate 0's pool of draws have a checkpoint; the rerun reads the decided
+    round, the checkpoints (candidate 0's with its pool) and ends with the same files as an uninterrupted
+    race."""
+    script, plain = race_job
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    seen = run_until_killed(script, killed, kill_when)
+    assert (killed / "c-race.json").is_file() == (kill_when is after_round_one)
+    assert not list(killed.glob("*.npz")), "no candidate's files written yet"
     resumed = subprocess.run([sys.executable, str(script), str(killed)], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resuming from checkpoint" in resumed.stdout
-    assert resumed.stdout.count("iteration 1 (cma-es)") == 0, "no candidate started over"
-    round_one = [line for line in seen.splitlines() if line.startswith("race round 1 ")]
-    assert round_one and round_one[0] in resumed.stdout, "the decided round is read back, as it was"
+    if kill_when is after_round_one:
+        assert resumed.stdout.count("iteration 1 (cma-es)") == 0, "no candidate started over"
+        round_one = [line for line in seen.splitlines() if line.startswith("race round 1 ")]
+        assert round_one and round_one[0] in resumed.stdout, "the decided round is read back, as it was"
+    else:
+        assert "race round 1 " not in seen and resumed.stdout.count("iteration 1 (cma-es)") == 3, \
+            "candidate 0 resumed, the others started from its pool"
+        assert resumed.stdout.count("initialisation: best") == 0, "no draws scored again"
     names = sorted(p.name for p in plain.iterdir())
     assert names == sorted(p.name for p in killed.iterdir())
     for name in names:
@@ -168,21 +223,29 @@ def test_a_race_killed_mid_way_resumes_to_the_same_bytes(tmp_path, tiny_models):
     ({"rounds": [2, 4], "keep": [1]}, 4, "'search.race.keep': one count per round"),
     ({"rounds": [0], "keep": [1]}, 4, "'search.race.rounds': \\[0\\] is not a list of whole numbers from 1"),
     ({"rounds": [2]}, 4, "'search.race': a mapping of rounds"),
+    ({"rounds": [2], "keep": [1], "init_samples": 2}, 4,
+     "'search.init_samples': the 4 raced candidates start from the best of the first one's 2 \\+ 1 draws "
+     "\\(1 for it, one for each other\\): it needs at least 3"),
 ], ids=["keeps-more-than-it-has", "keeps-all", "past-iterations", "one-candidate", "falling", "counts",
-        "zero", "no-keep"])
+        "zero", "no-keep", "pool-too-small"])
 def test_bad_schedules_fail_at_parse_time_naming_the_key(tiny_models, race, candidates, message):
-    config = race_config(tiny_models, race=race, candidates=candidates)
+    search = {"init_samples": race.pop("init_samples")} if "init_samples" in race else {}
+    config = race_config(tiny_models, race=race, candidates=candidates, **search)
     with pytest.raises(ConfigError, match=message):
         check_settings(config)
 
 
 def test_the_search_jobs_time_follows_the_race(tiny_models):
     """In whole searches: K = 8 raced [2, 6] keeping [3, 1] over 20 iterations with starts of 17 draws and
-    populations of 6 is 8 starts, 8 × 2 + 3 × 4 + 1 × 14 generations, against one search's start and 20."""
+    populations of 6 is one start of 17 (the others one evaluation of a draw of its pool), 8 × 2 + 3 × 4 +
+    1 × 14 generations, against one search's start and 20; without a pool (no draws to share), 8 starts
+    of one draw."""
     config = race_config(tiny_models, candidates=8, iterations=20, init_samples=16,
                          race={"rounds": [2, 6], "keep": [3, 1]})
-    one = 17 + 6 * 20
-    assert search_work(config) == pytest.approx((8 * 17 + 6 * (8 * 2 + 3 * 4 + 1 * 14)) / one)
+    generations = 6 * (8 * 2 + 3 * 4 + 1 * 14)
+    assert search_work(config) == pytest.approx((17 + 7 * 1 + generations) / (17 + 6 * 20))
+    config["search"]["init_samples"] = 0
+    assert search_work(config) == pytest.approx((8 * 1 + generations) / (1 + 6 * 20))
     config["search"]["race"] = None
     assert search_work(config) == 8
 

@@ -190,7 +190,9 @@ def check_race(config: dict, iterations: int | None = None, where: str = "") -> 
         schedule = RaceSchedule.from_config(config)
         if schedule is None:
             return
-        schedule.check(config["search"]["candidates"], iterations or config["search"]["iterations"])
+        search = config["search"]
+        schedule.check(search["candidates"], iterations or search["iterations"], search["init_samples"],
+                       search["init_top"])
     except ValueError as err:
         key, _, why = str(err).partition(": ")
         raise ConfigError(f"{where}config key '{key}': {why}") from None

@@ -23,9 +23,9 @@ from .load import load_judge_clip, load_models
 from .loop import check_inputs, search_prompt
 from .objective import Objective
 from .progress import save_steps
-from .race import RaceJudge, RaceLog, RaceSchedule, Runner, race, race_identity, race_log_path
+from .race import RaceJudge, RaceLog, RaceSchedule, race, race_identity, race_log_path, start_runners
 from .settings import SearchSettings, search_identity
-from .state import SearchResult, SearchState
+from .state import SearchResult
 
 
 @dataclass(frozen=True)
@@ -172,16 +172,12 @@ def race_sentence(config: dict, sentence: SentenceSearch, record: Sentence, made
     # 2. the settings, the prompt's objective (shared: it depends on the prompt alone) and the judge
     settings = SearchSettings.from_config(config, sentence.overrides)
     parts = check_inputs(sentence.parts, settings, generator, log)
-    schedule.check(len(sentence.candidates), settings.iterations)
+    schedule.check(len(sentence.candidates), settings.iterations, settings.init_samples, settings.init_top)
     objective = Objective(generator, clip, parts, settings)
     judge = RaceJudge(generator, clip, judge_clip, parts, settings, JudgeSettings.from_config(config).crops)
-    # 3. each candidate's state: from its checkpoint, else fresh from its seed
-    runners = []
-    for k in range(len(sentence.candidates)):
-        checkpoint = candidate_checkpointer(config, sentence, k, made_by[k], log)
-        seed = made_by[k]["search"]["seed"]
-        state = SearchState.resume(checkpoint) or SearchState.fresh(seed, objective, settings, previous, log)
-        runners.append(Runner(seed, state, checkpoint))
+    # 3. each candidate's state: from its checkpoint, else fresh from its seed (and the pool it shares)
+    runners = start_runners([m["search"]["seed"] for m in made_by], objective, settings, previous,
+                            [candidate_checkpointer(config, sentence, k, m, log) for k, m in enumerate(made_by)], log)
     log(f"racing sentence {sentence.index}: {record.prompt!r} ({len(runners)} candidates, rounds after iterations "
         f"{', '.join(map(str, schedule.rounds))} keeping {', '.join(map(str, schedule.keep))})")
     # 4. the race, its decided rounds kept beside the checkpoints until the block is written

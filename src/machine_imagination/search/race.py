@@ -7,9 +7,14 @@ the judge job uses), the `keep` best go on to the next round, and the last round
 search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterations, three of them on to
 6, one to the end.
 
+- The candidates share one pool of draws (when the search starts from the best of search.init_samples
+  draws): candidate 0 starts as it would alone, scoring its seed's draws, and candidate k > 0 starts from
+  the next best of those draws instead of scoring draws of its own (`start_runners`). A start is most of
+  a race's cost otherwise (docs/quality.md, "A pool of draws the candidates share").
 - A candidate is the same search in a race as alone: stopped after t iterations its result is that of
-  the search run for t iterations (the best image it had seen), and a finisher's is the whole search's
-  (`search.loop.advance` runs a search in pieces).
+  its search (from its seed, and for k > 0 from its start in the pool) run for t iterations (the best
+  image it had seen), and a finisher's is the whole search's (`search.loop.advance` runs a search in
+  pieces).
 - The judge decides what is searched, so its settings, the schedule and the number of candidates are
   part of every raced candidate's identity (`race_identity`): a `judge:` change races again.
 - A race decides on scores rounded to `DIGITS` decimals (the first candidate of equals goes on), so that
@@ -61,11 +66,15 @@ class RaceSchedule:
                 raise ValueError(f"search.race.{key}: {values!r} is not a list of whole numbers from 1")
         return cls(tuple(race["rounds"]), tuple(race["keep"]))
 
-    def check(self, candidates: int, iterations: int) -> None:
-        """Raise ValueError naming the `search.race` key no race can follow with `candidates` searches of
-        `iterations` iterations."""
+    def check(self, candidates: int, iterations: int, init_samples: int = 0, init_top: int = 1) -> None:
+        """Raise ValueError naming the key no race can follow with `candidates` searches of `iterations`
+        iterations, starting from the best `init_top` of `init_samples` + 1 draws (a pool they share)."""
         if candidates < 2:
             raise ValueError(f"search.race: a race needs at least two candidates (search.candidates is {candidates})")
+        if shares_starts(init_samples) and init_top + candidates - 1 > init_samples + 1:
+            raise ValueError(f"search.init_samples: the {candidates} raced candidates start from the best of the first "
+                             f"one's {init_samples} + 1 draws ({init_top} for it, one for each other): it needs at "
+                             f"least {init_top + candidates - 2} (or 0: each candidate draws its own start)")
         if len(self.rounds) != len(self.keep):
             raise ValueError(f"search.race.keep: one count per round ({len(self.rounds)} rounds, "
                              f"{len(self.keep)} counts)")
@@ -91,11 +100,19 @@ class RaceSchedule:
         return [iterations] * live + reached[::-1]
 
     def work(self, settings: SearchSettings, candidates: int) -> float:
-        """What a sentence's race costs in whole searches: each candidate's start (its initial draws
-        scored) and its iterations' populations, against one search's."""
+        """What a sentence's race costs in whole searches: the starts (candidate 0's initial draws scored;
+        the others' likewise, or one evaluation each of a start from the pool) and each candidate's
+        iterations' populations, against one search's."""
         start = settings.init_samples + 1
+        others = 1 if shares_starts(settings.init_samples) else start
         one = start + settings.population * settings.iterations
-        return sum(start + settings.population * run for run in self.runs(candidates, settings.iterations)) / one
+        runs = self.runs(candidates, settings.iterations)
+        return (start + others * (candidates - 1) + settings.population * sum(runs)) / one
+
+
+def shares_starts(init_samples: int) -> bool:
+    """Whether a race's candidates share one pool of draws: when a search starts from the best of many."""
+    return init_samples > 0
 
 
 def search_work(config: dict) -> float:
@@ -111,8 +128,10 @@ def race_identity(config: dict, seed: int, candidates: int) -> dict | None:
     schedule = RaceSchedule.from_config(config)
     if schedule is None:
         return None
+    # candidates that share candidate 0's draws say so (a race without a pool is as it was before pools)
+    pool = {"starts": "shared"} if shares_starts(config["search"]["init_samples"]) else {}
     return {**asdict(schedule), "candidates": int(candidates), "sentence_seed": int(seed),
-            "digits": DIGITS, "judge": judge_identity(config)}
+            "digits": DIGITS, "judge": judge_identity(config), **pool}
 
 
 class RaceLog:
@@ -150,6 +169,25 @@ class Runner:
     seed: int
     state: SearchState
     checkpoint: object = None  # a checkpoint.Checkpointer, or None
+
+
+def start_runners(seeds: list[int], objective, settings: SearchSettings, previous=None, checkpoints=None,
+                  log=print) -> list[Runner]:
+    """The race's candidates, each from its checkpoint or else fresh from its seed: candidate 0 as alone,
+    keeping the next best of its scored draws (its state's pool, saved with it); candidate k > 0 from
+    the pool's k-th draw (without a pool, from its own draws)."""
+    checkpoints = checkpoints or [None] * len(seeds)
+    pooled = shares_starts(settings.init_samples)
+    runners = []
+    for k, (seed, checkpoint) in enumerate(zip(seeds, checkpoints)):
+        state = SearchState.resume(checkpoint)
+        if state is None and k == 0:
+            state = SearchState.fresh(seed, objective, settings, previous, log, pool=len(seeds) - 1 if pooled else 0)
+        elif state is None:
+            start = runners[0].state.pool[k - 1] if pooled else None
+            state = SearchState.fresh(seed, objective, settings, previous, log, start=start)
+        runners.append(Runner(seed, state, checkpoint))
+    return runners
 
 
 def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: SearchSettings, *, judge,

@@ -156,13 +156,16 @@ class SearchState:
     best: Best = field(default_factory=Best)
     history: list = field(default_factory=list)  # one row per iteration (see `record`)
     progress: list = field(default_factory=list)  # each iteration's best candidate
+    pool: np.ndarray | None = None  # [n, D] the next best of the start's draws, for a race's other candidates
 
     @classmethod
     def fresh(cls, seed: int, objective, settings: SearchSettings, previous=None, log=print, *,
-              start=None) -> "SearchState":
+              start=None, pool: int = 0) -> "SearchState":
         """A new search from its seed; `previous`: a previous sentence's `Latents` (story mode); `start`: a
         starting point [D] chosen elsewhere (a draw of a pool the sentence's candidates share), taken as
-        it is instead of this seed's own draws."""
+        it is instead of this seed's own draws; `pool`: how many of its scored draws after the ones it
+        starts from to keep (`state.pool`, best first) for the candidates that share them. Neither
+        changes the search itself."""
         import torch
 
         generator, clip = objective.generator, objective.clip
@@ -194,8 +197,11 @@ class SearchState:
                                                              fixed_class=fixed_class, prompt_class=prompt_class)])
             chunks = np.array_split(samples, max(1, math.ceil(len(samples) / settings.generator_batch)))
             losses = np.concatenate([evaluate(objective, state, chunk, settings).loss for chunk in chunks])
-            order = np.argsort(losses)[: max(1, settings.init_top)]
+            ranked = np.argsort(losses)
+            order = ranked[: max(1, settings.init_top)]
             start = samples[order]
+            if pool:
+                state.pool = samples[ranked[len(order): len(order) + pool]]
             log(f"initialisation: best {len(order)} of {len(samples)} random draws, loss {losses[order[0]]:.3f}")
         state.start = start
         state.start_loss = float(evaluate(objective, state, start[:1], settings).loss[0])
