@@ -55,7 +55,8 @@ from machine_imagination.latents import Candidates, Latents, SearchOutcome  # no
 from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import advance, search_prompt  # noqa: E402
-from machine_imagination.search.race import DIGITS, RaceJudge, RaceSchedule, race, start_runners  # noqa: E402
+from machine_imagination.search.race import (  # noqa: E402
+    DIGITS, RaceJudge, RaceSchedule, race, shares_starts, start_runners)
 from machine_imagination.search.state import SearchState  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
@@ -434,7 +435,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--trace-at", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8, 10, 12])
     parser.add_argument("--pool", action="store_true",
                         help="with --race-trace: the candidates share one pool of draws (the first one's), "
-                             "candidate k starting from its (k + 1)-th best")
+                             "candidate k starting from its (k + 1)-th best (a --race shares one whenever "
+                             "its candidates start from draws, as search.race does)")
     parser.add_argument("--race", type=int, nargs="+", default=None, metavar="ROUND",
                         help="race --candidates K by rounds after these iterations (search.race.rounds) ...")
     parser.add_argument("--keep", type=int, nargs="+", default=None, help="... keeping these (search.race.keep)")
@@ -547,7 +549,7 @@ def main_race(args) -> dict:
         "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                     "torch": torch.__version__},
-        "setting": DEMO, "judge": args.judge, "seed": args.seed, "pool": bool(args.pool and schedule is None),
+        "setting": DEMO, "judge": args.judge, "seed": args.seed, "pool": bool(args.pool) if schedule is None else shares_starts(settings.init_samples),
         "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
         "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates},
         "summary": None if schedule is None else summarise_race(rows, args.plain),

@@ -116,6 +116,7 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     raced = main(["--race", "1", "--keep", "1", "--candidates", "2", "--plain", "1", "--prompts", "1", "--threads",
                   "1", "--init-samples", "8", "--out", str(tmp_path / "race.json")])
     assert raced["summary"].keys() == {"plain-1", "race"}
+    assert raced["pool"] is True  # --init-samples 8: the race's candidates share candidate 0's draws
     assert raced["results"][0]["race"]["reached"] in ([20, 1], [1, 20])
 
 
