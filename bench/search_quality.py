@@ -2,10 +2,11 @@
 
     python bench/search_quality.py                        # every setting, 48 held-out prompts
     python bench/search_quality.py --settings sampled-cma-es --prompts 12
-    python bench/search_quality.py --candidates 8          # the demo setting, K = 1, 2, 4, 8 candidates
+    python bench/search_quality.py --candidates 8          # the demo's search, K = 1, 2, 4, 8 plain candidates
     python bench/search_quality.py --candidates 8 --judge models/shapes/clip-judge   # … judged as the demo
     python bench/search_quality.py --race-trace 8 --judge models/shapes/clip-judge --init-samples 48
-    python bench/search_quality.py --race 2 6 --keep 3 1 --candidates 8 --plain 3 --judge models/shapes/clip-judge
+    python bench/search_quality.py --race 1 4 --keep 3 2 --candidates 5 --plain 3 --judge models/shapes/clip-judge
+                                                           # the demo's race beside plain K = 1, 2, 3
 
 The shipped shapes models (models/shapes, trained here) are searched with the project's real
 `search_prompt` for each held-out prompt (`shapes.benchmark_prompts`: never a training caption) and

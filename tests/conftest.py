@@ -104,7 +104,7 @@ def shapes_config(**changes) -> dict:
 
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["texts"], config["titles"] = {"shapes": "texts/shapes.txt"}, {}
-    config["search"].update(candidates=2, iterations=3, population=8, init_samples=16, sentences_per_job=1)
+    config["search"].update(candidates=2, iterations=3, population=8, init_samples=16, sentences_per_job=1, race=None)
     config["judge"]["crops"] = 4
     config["film"].update(fps=6, steps=2, hold_min=0.5, hold_max=0.5, size=128, segments_per_job=1,
                           preset="ultrafast", card_seconds=0.5)

@@ -44,7 +44,7 @@ def shapes_config() -> dict:
     """The demo's models, two takes per sentence, as short a search and film as still picture the shapes."""
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["texts"], config["titles"] = {"five": "texts/five.txt"}, {}
-    config["search"].update(iterations=3, population=8, init_samples=16, candidates=2, sentences_per_job=1)
+    config["search"].update(iterations=3, population=8, init_samples=16, candidates=2, sentences_per_job=1, race=None)
     config["judge"]["crops"] = 4
     config["film"].update(fps=8, steps=4, pacing="fixed", hold=8, size=128, title_card=False, end_card=False,
                           segments_per_job=1, preset="ultrafast", captions="both")
