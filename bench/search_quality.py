@@ -550,7 +550,8 @@ def main_race(args) -> dict:
         "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                     "torch": torch.__version__},
-        "setting": DEMO, "judge": args.judge, "seed": args.seed, "pool": bool(args.pool) if schedule is None else shares_starts(settings.init_samples),
+        "setting": DEMO, "judge": args.judge, "seed": args.seed,
+        "pool": bool(args.pool) if schedule is None else shares_starts(settings.init_samples),
         "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
         "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates},
         "summary": None if schedule is None else summarise_race(rows, args.plain),

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import conftest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -41,13 +42,11 @@ def expected_table(seed: str) -> str:
 
 
 def shapes_config() -> dict:
-    """The demo's models, two takes per sentence, as short a search and film as still picture the shapes."""
-    config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    config["texts"], config["titles"] = {"five": "texts/five.txt"}, {}
-    config["search"].update(iterations=3, population=8, init_samples=16, candidates=2, sentences_per_job=1, race=None)
-    config["judge"]["crops"] = 4
-    config["film"].update(fps=8, steps=4, pacing="fixed", hold=8, size=128, title_card=False, end_card=False,
-                          segments_per_job=1, preset="ultrafast", captions="both")
+    """The shapes project of the other end-to-end tests (conftest.shapes_config: the demo's models, two
+    takes per sentence, a short search), on five sentences, its film paced fixed and captioned both ways."""
+    config = conftest.shapes_config(**{"film.fps": 8, "film.steps": 4, "film.pacing": "fixed", "film.hold": 8,
+                                       "film.title_card": False, "film.end_card": False, "film.captions": "both"})
+    config["texts"] = {"five": "texts/five.txt"}
     return config
 
 
