@@ -7,6 +7,8 @@
 #   bench/device_check.sh speed      # search_speed at the notebook's settings: 5 engine variants  (~3 min)
 #   bench/device_check.sh precision  # bf16, fp16 vs fp32 from the same seeds: shapes + real size     (~4 min)
 #   bench/device_check.sh text       # 12 sentences at the notebook's settings, a process each      (~5 min)
+#   bench/device_check.sh race       # the demo's race on 12 shapes prompts, live candidates batched
+#                                    # together and one after another (search.race.batches_populations) (~2 min)
 #   bench/device_check.sh all        # the three (more than one command's 10 minutes: split it)
 #
 # Times are estimates from FLOP counts, not measurements: run `speed` first and size the rest by it.
@@ -35,4 +37,11 @@ fi
 if [ "$part" = text ] || [ "$part" = all ]; then
     python3 bench/text_speed.py --device cuda --precision bf16 \
         --out "$out/text_speed-notebook-cuda.json" 2>&1 | tee "$out/text_speed.log"
+fi
+if [ "$part" = race ] || [ "$part" = all ]; then
+    for together in yes no; do
+        python3 bench/search_quality.py --race 1 4 --keep 3 2 --candidates 5 --plain 1 --prompts 12 --device cuda \
+            --judge models/shapes/clip-judge --together "$together" \
+            --out "$out/race_together-$together-cuda.json" 2>&1 | tee "$out/race_together-$together.log"
+    done
 fi

@@ -57,7 +57,7 @@ from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import advance, search_prompt  # noqa: E402
 from machine_imagination.search.race import (  # noqa: E402
-    DIGITS, RaceJudge, RaceSchedule, race, shares_starts, start_runners)
+    DIGITS, RaceJudge, RaceSchedule, batches_populations, race, shares_starts, start_runners)
 from machine_imagination.search.state import SearchState  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
@@ -300,11 +300,12 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
 
 
 def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedule: RaceSchedule, plain: int, log,
-             judge_crops=JUDGE_CROPS, precision="fp32", **overrides) -> list:
+             judge_crops=JUDGE_CROPS, precision="fp32", together=None, **overrides) -> list:
     """Each prompt: `plain` plain candidates of the demo setting (searched whole and judged, as the
     pipeline's plain candidates: run_candidates), then its `count` candidates (the demo setting with
     `overrides`) started and raced by `schedule` as the pipeline races them (`search.race`), timed; the kept
-    candidate (the best finisher by its final judge score) read by the pixel judge."""
+    candidate (the best finisher by its final judge score) read by the pixel judge. `together`: the race's
+    live candidates' populations batched (None: as the pipeline does on this device)."""
     from machine_imagination.search.objective import Objective
 
     settings = replace(settings_for(DEMO), precision=precision, **overrides)
@@ -320,7 +321,8 @@ def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedu
         judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
         runners = start_runners([candidate_seed(seed + i, k) for k in range(count)], objective, settings,
                                 log=lambda m: None)
-        results, record, _ = race(runners, schedule, objective, settings, judge=judge, log=lambda m: None)
+        results, record, _ = race(runners, schedule, objective, settings, judge=judge, together=together,
+                                  log=lambda m: None)
         finishers = record.finishers
         scores = {k: judge.score_of(judge.scores(results[k], runners[k].seed)) if len(finishers) > 1 else 0.0
                   for k in finishers}
@@ -408,7 +410,7 @@ def with_row_labels(grid, names, cell: int):
     return labelled
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS) + [CONTROL],
                         help=f"which settings (default: all): {', '.join(list(SETTINGS) + [CONTROL])}")
@@ -442,10 +444,18 @@ def main(argv=None) -> dict:
                         help="race --candidates K by rounds after these iterations (search.race.rounds) ...")
     parser.add_argument("--keep", type=int, nargs="+", default=None, help="... keeping these (search.race.keep)")
     parser.add_argument("--plain", type=int, default=3, help="with --race: plain candidates searched beside it")
+    parser.add_argument("--together", choices=["yes", "no"], default=None,
+                        help="with --race: the live candidates' populations batched through the models (yes) or "
+                             "one after another (no); default: as the pipeline chooses for --device")
     parser.add_argument("--simulate", type=Path, nargs="+", default=None, metavar="TRACE",
                         help="race traces (--race-trace's files): every schedule of one or two rounds simulated, "
                              "the best within --max-ratio of one take listed")
     parser.add_argument("--max-ratio", type=float, default=2.5)
+    return parser
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     import torch
 
@@ -535,6 +545,7 @@ def main_race(args) -> dict:
     if args.race:
         schedule = RaceSchedule(tuple(args.race), tuple(args.keep or []))
         schedule.check(args.candidates, settings.iterations, settings.init_samples, settings.init_top)
+    together = batches_populations(torch.device(args.device)) if args.together is None else args.together == "yes"
     with deterministic(args.threads):
         generator = load_generator(args.generator, args.device)
         clip = load_clip(args.clip, None, args.device)
@@ -545,7 +556,7 @@ def main_race(args) -> dict:
                                   print, args.judge_crops, args.pool, precision=args.precision, **overrides)
         else:
             rows = run_race(prompts, generator, clip, judge_clip, args.seed, args.candidates, schedule, args.plain,
-                            print, args.judge_crops, precision=args.precision, **overrides)
+                            print, args.judge_crops, precision=args.precision, together=together, **overrides)
     report = {
         "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
@@ -553,7 +564,8 @@ def main_race(args) -> dict:
         "setting": DEMO, "judge": args.judge, "seed": args.seed,
         "pool": bool(args.pool) if schedule is None else shares_starts(settings.init_samples),
         "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
-        "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates},
+        "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates,
+                                               "together": together},
         "summary": None if schedule is None else summarise_race(rows, args.plain),
         "results": rows,
     }

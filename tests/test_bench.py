@@ -148,13 +148,16 @@ def test_the_device_script_is_valid_bash_and_its_commands_parse():
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text().replace("\\\n", " ")
     commands = re.findall(r"python3 bench/(\w+)\.py (.*?) 2>&1", text)
-    assert {name for name, _ in commands} == {"search_speed", "precision_check", "text_speed"}
+    assert {name for name, _ in commands} == {"search_speed", "precision_check", "text_speed", "search_quality"}
     sys.path.insert(0, str(REPO / "bench"))
     for name, args in commands:
-        parsed = importlib.import_module(name).build_parser().parse_args(shlex.split(args.replace('"$out', '"out')))
+        args = args.replace('"$out', '"out').replace('"$together"', "yes")
+        parsed = importlib.import_module(name).build_parser().parse_args(shlex.split(args))
         assert parsed.out.startswith("out/")
         if name == "search_speed":
             assert parsed.case == "notebook" and len(parsed.engine) == 5
+        if name == "search_quality":
+            assert parsed.race and parsed.device == "cuda" and parsed.together == "yes"
 
 
 def test_judge_scores_counts_the_prompts_each_score_picks_right_per_number_of_candidates():

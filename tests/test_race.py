@@ -2,11 +2,13 @@
 judge scores recorded; a raced candidate is the same search as alone (from its start in the pool of draws
 the candidates share); a killed race resumes to the same bytes; bad schedules fail at parse time naming
 the key."""
+import pickle
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import run_until_killed, write_search_job
 from machine_imagination.latents import Latents
@@ -17,7 +19,9 @@ from machine_imagination.search.judge import Verdict, judge_block_job, judge_fil
 from machine_imagination.search.job import search_job
 from machine_imagination.search.loop import advance, search_prompt
 from machine_imagination.search.objective import Objective
-from machine_imagination.search.race import DIGITS, RaceSchedule, Runner, race, search_work
+from machine_imagination.search.checkpoint import Checkpointer, SearchInterrupted
+from machine_imagination.search.race import (DIGITS, RaceJudge, RaceLog, RaceSchedule, Runner,
+                                             batches_populations, race, search_work, start_runners)
 from machine_imagination.search.settings import SearchSettings
 from machine_imagination.search.state import SearchState
 
@@ -146,6 +150,94 @@ class FixedJudge:
 
 
 seeds = [101, 102, 103, 104]
+
+
+@pytest.mark.parametrize("augmentation", ["crops", "rich"])
+def test_searches_evaluated_together_score_as_each_alone(generator, clip, augmentation):
+    """Several searches' populations through the models in one batch (a race's live candidates on a GPU):
+    each search's crops come from its own stream as alone, so its losses are its own up to float32
+    rounding (the batch's other rows change the order of some sums: within 1e-6 of the loss here)."""
+    settings = SearchSettings(population=5, crops=7, augmentation=augmentation, clip_batch=4)
+    objective = Objective(generator, clip, [("a fox", 1.0)], settings)
+    xs = [torch.randn(n, generator.z_dim + generator.num_classes, generator=torch.Generator().manual_seed(n))
+          for n in (5, 3, 6)]
+    with deterministic(1), torch.inference_mode():
+        alone = [objective(x, torch.Generator().manual_seed(k)) for k, x in enumerate(xs)]
+        together = objective.together(xs, [torch.Generator().manual_seed(k) for k in range(len(xs))])
+    for one, many in zip(alone, together):
+        assert one.loss.shape == many.loss.shape
+        torch.testing.assert_close(many.loss, one.loss, rtol=1e-6, atol=0)
+        torch.testing.assert_close(many.similarity, one.similarity, rtol=1e-5, atol=1e-6)
+    # the streams decide: another search's stream gives another score
+    with deterministic(1), torch.inference_mode():
+        swapped = objective.together(xs[:2][::-1], [torch.Generator().manual_seed(k) for k in range(2)])
+    assert not torch.allclose(swapped[1].loss, alone[0].loss, rtol=1e-4)
+
+
+def raced_together(config, records, generator, clip, checkpoints=None, race_log=None, log=lambda m: None):
+    """The `raced` fixture's race again, as the job races it, but its live candidates' populations
+    batched together (as on a GPU)."""
+    parts = [("a storm at sea", 1.0)]
+    settings = SearchSettings.from_config(config)
+    objective = Objective(generator, clip, parts, settings)
+    judge = RaceJudge(generator, clip, None, parts, settings, config["judge"]["crops"])
+    with deterministic(1):  # as the job searched (one thread)
+        runners = start_runners([r.seed for r in records], objective, settings, checkpoints=checkpoints, log=log)
+        return race(runners, RaceSchedule.from_config(config), objective, settings, judge=judge, race_log=race_log,
+                    together=True, log=log)
+
+
+def test_a_race_batched_together_is_the_race_run_one_by_one(raced, generator, clip):
+    """The same race, its live candidates' populations evaluated together: the same rounds, scores and
+    stops. A batched evaluation's losses differ from one by one by float32 rounding (within 1e-6 of
+    the loss: the test above); CMA-ES reads only their ranking and a search keeps candidates, not
+    computed points, so each candidate's latents are bit for bit those of the race run one by one unless
+    a rounding turns a ranking (a near tie), after which that search goes its own way: which is why a
+    device keeps one way (on a CPU one by one, `batches_populations`) and a rerun there its bits."""
+    config, out, files, records, _, _ = raced
+    results, record, _ = raced_together(config, records, generator, clip)
+    assert record == records[0].race
+    for k, found in enumerate(results):
+        assert np.array_equal(found.noise, records[k].noise), k
+        assert np.array_equal(found.class_vector, records[k].class_vector), k
+        assert found.loss == pytest.approx(records[k].search.loss, rel=1e-6), k
+        assert len(found.history) == record.reached[k]
+    assert not batches_populations(torch.device("cpu")) and batches_populations(torch.device("cuda"))
+
+
+def test_a_race_batched_together_stopped_by_slurm_saves_every_candidate_and_resumes_to_the_same_bits(
+        raced, generator, clip, tmp_path):
+    """SIGTERM (SLURM's time limit) reaches one candidate's checkpoint while the live candidates run
+    together: every one of them is saved at that iteration before the job stops, and the rerun from the
+    checkpoints and the decided rounds ends with the bits of the race run together uninterrupted."""
+    config, out, files, records, _, _ = raced
+    key = "key"
+
+    def checkpointers(where):
+        return [Checkpointer(where / f"{k}.ckpt", key, every=100) for k in range(len(records))]
+
+    whole, whole_record, _ = raced_together(config, records, generator, clip)
+    stopped = checkpointers(tmp_path)
+    seen = []
+
+    def signal_in_round_two(line):  # once the first round's survivors are running on together
+        seen.append(line)
+        if any(m.startswith("race round 1 ") for m in seen) and line.startswith("iteration 4 ("):
+            stopped[next(k for k in range(4) if whole_record.reached[k] > 2)].stop_signal = "SIGTERM"
+
+    race_log = RaceLog(tmp_path / "race.json", key)
+    with pytest.raises(SearchInterrupted):
+        raced_together(config, records, generator, clip, stopped, race_log, log=signal_in_round_two)
+    going_on = [k for k in range(4) if whole_record.reached[k] > 2]
+    saved = {k: pickle.loads(stopped[k].path.read_bytes())["done"] for k in range(4)}
+    assert all(saved[k] == 4 for k in going_on), saved
+    assert all(saved[k] == 2 for k in range(4) if k not in going_on), "the stopped ones as they stood"
+    resumed, resumed_record, _ = raced_together(config, records, generator, clip, checkpointers(tmp_path), race_log)
+    assert resumed_record == whole_record
+    for k in range(4):
+        assert np.array_equal(resumed[k].noise, whole[k].noise), k
+        assert np.array_equal(resumed[k].class_vector, whole[k].class_vector), k
+        assert resumed[k].loss == whole[k].loss, k
 
 
 def test_a_race_decides_on_rounded_scores_the_first_of_equals_going_on(generator, clip):

@@ -23,10 +23,11 @@ import numpy as np
 
 from ..models.device import precision_warning
 from ..text import parse_weighted_prompt
+from .checkpoint import SearchInterrupted
 from .objective import Objective
 from .settings import SearchSettings
 from .starts import redraw_out_of_range
-from .state import SearchResult, SearchState, Stage, evaluate
+from .state import SearchResult, SearchState, Stage, evaluate_together
 
 
 def search_prompt(prompt, *, seed: int, generator, clip, settings: SearchSettings, start=None,
@@ -53,26 +54,49 @@ def advance(state: SearchState, objective, settings: SearchSettings, until: int 
     """Run a search on from where its state stands: to the end (`until` None), or until it has done
     `until` iterations of its first stage (a race's round: search.race). A search run in pieces is the
     same search as one run at once."""
+    advance_together([state], objective, settings, until, [checkpoint], log)
+
+
+def advance_together(states: list, objective, settings: SearchSettings, until: int | None, checkpoints: list,
+                     log) -> None:
+    """Several searches of one prompt on, as `advance` runs one (each with its checkpoint or None), their
+    CMA-ES populations through the models in one batch each generation (`Objective.together`); their
+    gradient steps one search after another. Each search draws on its own random streams as alone."""
     stop = settings.iterations if until is None else min(until, settings.iterations)
-    # 1. CMA-ES generations, each followed by a gradient step on the mean when interleaved
-    while state.stage is Stage.CMA_ES and state.step < stop:
-        cma_es_generation(state, objective, settings, log)
-        if checkpoint:
-            checkpoint.after_iteration(state.step, state)
-    # 2. a round of a race ends there (Adam or SGD alone: their steps are the first stage)
-    if until is not None:
-        while not settings.uses_cma and state.stage is Stage.GRADIENT and state.step < stop:
+    # 1. CMA-ES generations of every search not yet at `stop`, together
+    while going := [k for k, state in enumerate(states) if state.stage is Stage.CMA_ES and state.step < stop]:
+        cma_es_generation([states[k] for k in going], objective, settings, log)
+        after_iteration([states[k] for k in going], [checkpoints[k] for k in going])
+    for state, checkpoint in zip(states, checkpoints):
+        # 2. a round of a race ends there (Adam or SGD alone: their steps are the first stage)
+        if until is not None:
+            while not settings.uses_cma and state.stage is Stage.GRADIENT and state.step < stop:
+                gradient_step(state, objective, settings, log)
+                after_iteration([state], [checkpoint])
+            continue
+        if state.stage is Stage.CMA_ES:
+            state.finish_cma_es(settings, objective.generator.device)
+        # 3. gradient steps: Adam or SGD alone, or from CMA-ES's best candidate (terminal)
+        while state.stage is Stage.GRADIENT and state.step < settings.gradient_iterations:
             gradient_step(state, objective, settings, log)
             if checkpoint:
-                checkpoint.after_iteration(state.step, state)
-        return
-    if state.stage is Stage.CMA_ES:
-        state.finish_cma_es(settings, objective.generator.device)
-    # 3. gradient steps: Adam or SGD alone, or from CMA-ES's best candidate (terminal)
-    while state.stage is Stage.GRADIENT and state.step < settings.gradient_iterations:
-        gradient_step(state, objective, settings, log)
-        if checkpoint:
-            checkpoint.after_iteration(settings.first_gradient_iteration + state.step, state)
+                checkpoint.after_iteration(settings.first_gradient_iteration + state.step, state)
+
+
+def after_iteration(states: list, checkpoints: list) -> None:
+    """Each search's checkpoint after an iteration the searches ran together: saved when due, and when
+    the job is told to end (a signal reaches one of them), every one saved before the job stops."""
+    present = [(state, checkpoint) for state, checkpoint in zip(states, checkpoints) if checkpoint]
+    told = next((checkpoint.stop_signal for _, checkpoint in present if checkpoint.stop_signal), None)
+    stopped = None
+    for state, checkpoint in present:
+        checkpoint.stop_signal = checkpoint.stop_signal or told
+        try:
+            checkpoint.after_iteration(state.step, state)
+        except SearchInterrupted as err:
+            stopped = stopped or err
+    if stopped:
+        raise stopped
 
 
 def check_inputs(prompt, settings: SearchSettings, generator, log) -> list:
@@ -91,19 +115,21 @@ def check_inputs(prompt, settings: SearchSettings, generator, log) -> list:
     return parts
 
 
-def cma_es_generation(state: SearchState, objective, settings: SearchSettings, log) -> None:
-    """One CMA-ES generation: sample, evaluate, update the distribution; when interleaved, then one
-    gradient step on the distribution's mean, which CMA-ES samples around next."""
-    iteration = state.step
-    candidates = np.asarray(state.es.ask(), dtype=np.float64)
-    scored = evaluate(objective, state, candidates, settings)
-    state.record(iteration, "cma-es", scored, settings, log)  # first: it stops an all-NaN search
-    state.es.tell(list(candidates), scored.loss.tolist())
-    if settings.interleaved:
-        state.stepper.reset(np.asarray(state.es.mean)[None])
-        state.record(iteration, settings.gradient, take_gradient_step(state, objective, settings), settings, log)
-        state.es.mean[:] = state.stepper.current()[0]
-    state.step += 1
+def cma_es_generation(states: list, objective, settings: SearchSettings, log) -> None:
+    """One CMA-ES generation of each search, their populations evaluated together: sample, evaluate,
+    update the distribution; when interleaved, then one gradient step on the distribution's mean,
+    which CMA-ES samples around next."""
+    populations = [np.asarray(state.es.ask(), dtype=np.float64) for state in states]
+    for state, candidates, scored in zip(states, populations,
+                                         evaluate_together(objective, states, populations, settings)):
+        iteration = state.step
+        state.record(iteration, "cma-es", scored, settings, log)  # first: it stops an all-NaN search
+        state.es.tell(list(candidates), scored.loss.tolist())
+        if settings.interleaved:
+            state.stepper.reset(np.asarray(state.es.mean)[None])
+            state.record(iteration, settings.gradient, take_gradient_step(state, objective, settings), settings, log)
+            state.es.mean[:] = state.stepper.current()[0]
+        state.step += 1
 
 
 def gradient_step(state: SearchState, objective, settings: SearchSettings, log) -> None:

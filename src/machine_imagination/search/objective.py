@@ -64,14 +64,26 @@ class Objective:
         self.chunk = {"generator": settings.generator_batch, "clip": max(1, settings.clip_batch)}
 
     def __call__(self, x, crop_rng) -> Evaluation:
+        return self.together([x], [crop_rng])[0]
+
+    def together(self, xs: list, crop_rngs: list) -> list[Evaluation]:
+        """The objective of several searches' candidates (search i's [N_i, z_dim + C], its crops drawn
+        from its own `crop_rngs[i]` as alone) in one pass through the models: a race's live
+        candidates (search.race). Where the networks give each image the same result in any batch
+        (this CPU: tests/test_race.py), each search's Evaluation is the one it gets alone."""
         import torch
 
-        similarity = self.similarities(self.images(x), crop_rng) @ self.weights
+        sizes = [len(x) for x in xs]
+        x = xs[0] if len(xs) == 1 else torch.cat(xs)
+        similarity = self.similarities_together(self.images(x), sizes, crop_rngs) @ self.weights
         terms = self.regularisers(x)
         weighted = [getattr(self.settings, name) * terms[name].to(similarity.dtype)
                     for name in REGULARISERS if getattr(self.settings, name)]
         regularisation = LOSS_FACTOR * sum(weighted, torch.zeros_like(similarity))
-        return Evaluation(LOSS_FACTOR * (1.0 - similarity) + regularisation, similarity, terms, regularisation)
+        loss = LOSS_FACTOR * (1.0 - similarity) + regularisation
+        split_terms = [dict(zip(terms, parts)) for parts in zip(*(term.split(sizes) for term in terms.values()))]
+        return [Evaluation(*parts) for parts in zip(loss.split(sizes), similarity.split(sizes), split_terms,
+                                                    regularisation.split(sizes))]
 
     # -- the generator
 
@@ -93,19 +105,40 @@ class Objective:
 
     def similarities(self, images, crop_rng, crops: int | None = None):
         """Cosine similarity of each image's augmentations to each prompt part, averaged: [N, P]."""
+        return self.similarities_together(images, [len(images)], [crop_rng], crops)
+
+    def similarities_together(self, images, sizes: list, crop_rngs: list, crops: int | None = None):
+        """The same of several searches' images ([sum(sizes), 3, H, W], search i's `sizes[i]` of them
+        in turn), each search's augmentations drawn from its own stream as they are alone."""
+        import torch
         import torch.nn.functional as F
 
         s = self.settings
         crops = crops or s.crops
-        n, side, size = images.shape[0], images.shape[-1], self.clip.image_size
+        side, size, rich = images.shape[-1], self.clip.image_size, s.augmentation == "rich"
         if side <= size:
             # The notebook crops only when the image is larger than CLIP's input.
             views = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
-            return self._score_views(crop_rng, views)
-        shift = 0.1 if s.augmentation == "rich" else 0.0
-        boxes = random_crop_boxes(n, crops, side, s.crop_min, s.crop_max, crop_rng, shift).to(images.device)
-        scores = self.in_chunks("clip", partial(self._score_crops, images, crop_rng), boxes)
-        return scores.view(n, crops, -1).mean(dim=1)
+            if rich:
+                views = torch.cat([rich_augment(part, rng) for part, rng in zip(views.split(sizes), crop_rngs)])
+            return self._score_views(views)
+        # 1. each search's crops from its stream, numbered by their image in the whole batch
+        shift = 0.1 if rich else 0.0
+        boxes, first = [], 0
+        for n, rng in zip(sizes, crop_rngs):
+            box = random_crop_boxes(n, crops, side, s.crop_min, s.crop_max, rng, shift).to(images.device)
+            if first:
+                box[:, 0] += first
+            boxes.append(box)
+            first += n
+        # 2. scored in chunks: a search's own chunks when the rich augmentations draw per chunk, else
+        #    every search's crops in the same chunks
+        if rich:
+            scores = torch.cat([self.in_chunks("clip", partial(self._score_crops, images, rng), box)
+                                for box, rng in zip(boxes, crop_rngs)])
+        else:
+            scores = self.in_chunks("clip", partial(self._score_crops, images, None), torch.cat(boxes))
+        return scores.view(len(images), crops, -1).mean(dim=1)
 
     def _score_crops(self, images, crop_rng, boxes):
         from torchvision.ops import roi_align
@@ -114,11 +147,9 @@ class Objective:
         # samples per output pixel, the anti-aliasing a downscale needs.
         views = roi_align(images, boxes, output_size=self.clip.image_size, spatial_scale=1.0, sampling_ratio=-1,
                           aligned=True)
-        return self._score_views(crop_rng, views)
+        return self._score_views(rich_augment(views, crop_rng) if crop_rng is not None else views)
 
-    def _score_views(self, crop_rng, views):
-        if self.settings.augmentation == "rich":
-            views = rich_augment(views, crop_rng)
+    def _score_views(self, views):
         with self.autocast():
             embeddings = self.clip.encode_images(views)
         return embeddings.float() @ self.text.T

@@ -25,6 +25,11 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
   job reads the decided rounds and the candidates' checkpoints, and ends with the same bits.
 - Every candidate keeps its files (a stopped one with the iterations it ran), and each file records the
   whole race (latents.Race); the keep step keeps the best finisher unless the artist picks another.
+- On a GPU the live candidates' populations go through the models together, one batch a generation
+  (`search.loop.advance_together`), each candidate's crops from its own stream; on a CPU one after
+  another, where batching does not pay (`batches_populations`). A batch's rounding can differ from one
+  by one in a loss's last bits (within 1e-6 of it), which CMA-ES, reading only rankings, does not see
+  unless it turns a near tie: each device keeps its one way, so a rerun there keeps its bits.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from ..files import atomic_write_bytes
 from ..latents import Race, decisive_score
 from . import judge as judging
 from .judge import judge_identity
-from .loop import advance
+from .loop import advance_together
 from .settings import SearchSettings
 from .state import SearchResult, SearchState
 
@@ -191,12 +196,16 @@ def start_runners(seeds: list[int], objective, settings: SearchSettings, previou
 
 
 def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: SearchSettings, *, judge,
-         race_log: RaceLog | None = None, log=print) -> tuple[list[SearchResult], Race, dict]:
+         race_log: RaceLog | None = None, together: bool | None = None,
+         log=print) -> tuple[list[SearchResult], Race, dict]:
     """Race the candidates (each a `Runner`, fresh or resumed) by `schedule`: each round, the live ones on
     to its iteration and judged (`judge.scores(result, seed)`, a `RaceJudge`: the judge score of a
-    candidate's best image so far), the best go on; the survivors to the end. Every candidate's result,
-    the race, and each candidate's judge scores (unrounded, `judge.scores`) where it was judged last
-    (for one that stopped, the scores of what it is: the judge job need not judge it again)."""
+    candidate's best image so far), the best go on; the survivors to the end. `together`: the live
+    candidates' populations through the models in one batch (None: where that pays, `batches_populations`).
+    Every candidate's result, the race, and each candidate's judge scores (unrounded, `judge.scores`)
+    where it was judged last (for one that stopped, the scores of what it is: the judge job need not
+    judge it again)."""
+    together = batches_populations(objective.generator.device) if together is None else together
     decided, judged = race_log.load() if race_log else ([], {})
     live, rows = list(range(len(runners))), []
     for r, (until, kept) in enumerate(zip(schedule.rounds, schedule.keep)):
@@ -205,8 +214,8 @@ def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: Sea
         else:
             # 2. the live candidates on to the round's iteration, saved there, then judged (None: stopped)
             row = [None] * len(runners)
+            run_on([runners[k] for k in live], objective, settings, until, together, log)
             for k in live:
-                run_on(runners[k], objective, settings, until, log)
                 judged[k] = judge.scores(runners[k].state.result(settings), runners[k].seed)
                 row[k] = round(judge.score_of(judged[k]), DIGITS)
             if race_log:
@@ -219,30 +228,39 @@ def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: Sea
             + f"; {', '.join(map(str, going))} go on, {', '.join(str(k) for k in live if k not in going)} stop")
         live = going
     # 4. the survivors to the end
-    for k in live:
-        run_on(runners[k], objective, settings, None, log)
+    run_on([runners[k] for k in live], objective, settings, None, together, log)
     reached = [full_iterations(settings) if k in live else schedule.rounds[last_round(rows, k)]
                for k in range(len(runners))]
     return [runner.state.result(settings) for runner in runners], Race(
         rounds=tuple(schedule.rounds), scores=tuple(tuple(row) for row in rows), reached=tuple(reached)), judged
 
 
-def run_on(runner: Runner, objective, settings: SearchSettings, until: int | None, log) -> None:
-    """A candidate's search on to iteration `until` (None: to its end), saved there, with the
-    checkpoint's signal handlers installed while it runs (SLURM's SIGTERM saves and stops the job)."""
-    checkpoint = runner.checkpoint
-    if checkpoint:
-        checkpoint.install_signal_handlers()
-    try:
-        advance(runner.state, objective, settings, until, checkpoint, log)
-    finally:
-        if checkpoint:
-            checkpoint.restore_signal_handlers()
-    if checkpoint:
-        if until is None:
-            checkpoint.finish(runner.state)
-        else:
-            checkpoint.save(until, runner.state)
+def batches_populations(device) -> bool:
+    """Whether a race's live candidates go through the models together: on a GPU, where one population
+    (24-50 images) leaves most of it idle; not on a CPU, where eight populations in one batch took
+    9-24 % longer each than one at a time (docs/quality.md, "Batching the survivors")."""
+    return device.type == "cuda"
+
+
+def run_on(runners: list[Runner], objective, settings: SearchSettings, until: int | None, together: bool,
+           log) -> None:
+    """Candidates' searches on to iteration `until` (None: to their end), together or one after another,
+    each saved there, with the checkpoints' signal handlers installed while they run (SLURM's SIGTERM
+    saves and stops the job)."""
+    for group in ([runners] if together else [[runner] for runner in runners]):
+        checkpoints = [runner.checkpoint for runner in group]
+        for checkpoint in filter(None, checkpoints):
+            checkpoint.install_signal_handlers()
+        try:
+            advance_together([runner.state for runner in group], objective, settings, until, checkpoints, log)
+        finally:
+            for checkpoint in filter(None, reversed(checkpoints)):
+                checkpoint.restore_signal_handlers()
+        for runner in group:
+            if runner.checkpoint and until is None:
+                runner.checkpoint.finish(runner.state)
+            elif runner.checkpoint:
+                runner.checkpoint.save(until, runner.state)
 
 
 def last_round(rows: list[list], k: int) -> int:

@@ -75,13 +75,21 @@ class SearchResult:
 
 def evaluate(objective, state: "SearchState", x: np.ndarray, settings: SearchSettings) -> Scored:
     """The objective of candidates x [N, D] (numpy), without gradients."""
+    return evaluate_together(objective, [state], [x], settings)[0]
+
+
+def evaluate_together(objective, states: list, xs: list, settings: SearchSettings) -> list[Scored]:
+    """The objective of several searches' candidates (each state's x [N_i, D]) in one pass through the
+    models, each drawing on its own state's random streams as alone (`Objective.together`)."""
     import torch
 
     if settings.stochastic_truncation:
-        x = redraw_out_of_range(x, state.rng, settings, objective.z_dim)
+        xs = [redraw_out_of_range(x, state.rng, settings, objective.z_dim) for x, state in zip(xs, states)]
     with torch.inference_mode():
-        candidates = torch.as_tensor(x, dtype=torch.float32, device=objective.generator.device)
-        return Scored.of(x, objective(with_class(candidates, state.fixed_class), state.crop_rng))
+        candidates = [with_class(torch.as_tensor(x, dtype=torch.float32, device=objective.generator.device),
+                                 state.fixed_class) for x, state in zip(xs, states)]
+        evaluations = objective.together(candidates, [state.crop_rng for state in states])
+    return [Scored.of(x, evaluation) for x, evaluation in zip(xs, evaluations)]
 
 
 class NormalDraws:
