@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+from bench_json import write_json  # noqa: E402
 FILM_RULES = ["prepare_reading", "render_card", "write_subtitles", "assemble_film"]  # and every render block's
 
 
@@ -81,8 +82,7 @@ def main() -> None:
               "film_seconds_per_wall_second": round(film_seconds / wall, 3), "films": results}
     print(json.dumps(report, indent=1))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report)
 
 
 if __name__ == "__main__":

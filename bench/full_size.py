@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+from bench_json import write_json  # noqa: E402
 TEXT = "A lighthouse stands on a rock in the sea.\nAt night its lamp sweeps over the water.\n"
 # What may shrink: how many, never how large (resolution, architectures and batches stay the config's).
 SMALL = {"search": {"iterations": 1, "population": 4, "crops": 4, "threads": 2},
@@ -143,7 +144,7 @@ def main(argv=None) -> dict:
                 result["iterations"].append(json.loads(measured.stdout.splitlines()[-1]))
                 print(result["iterations"][-1], file=sys.stderr)
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        write_json(args.out, result)
     return result
 
 

@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+from bench_json import write_json  # noqa: E402
 
 from search_quality import DEMO, settings_for  # noqa: E402
 
@@ -150,8 +151,7 @@ def main(argv=None) -> dict:
         score(rows, images, clips, args.views)
     report["judges"].update(judges)
     report.update(prompts=len(rows), picked=summarise(rows), results=rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(out, report)
     np.savez_compressed(images_file, images=images)
     for k, counts in report["picked"].items():
         print(f"K={k}: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + f" (of {len(rows)})")

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+from bench_json import write_json  # noqa: E402
 
 
 def timed(function, repeats: int) -> float:
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
                                                  args.repeats)
     print(json.dumps(result, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+        write_json(args.out, result, sort_keys=True)
     return 0
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+from bench_json import write_json  # noqa: E402
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--nolock"]
 
 
@@ -125,8 +126,7 @@ def main(argv=None) -> dict:
     report = {"machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
               "cases": cases}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report)
     return report
 
 

@@ -19,7 +19,6 @@ Prints a summary and writes JSON. Meant for a GPU; runs on CPU (slowly; CPUs' bf
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+from bench_json import write_json  # noqa: E402
 
 from search_quality import run_setting  # noqa: E402
 
@@ -130,9 +130,7 @@ def check(args, argv) -> dict:
     if args.real_size:
         report["real_size"] = real_size_check(args.real_size, args.precisions, args.iterations, args.case,
                                               args.device, args.seed, print)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    out = write_json(args.out, report)
     for name in ("shapes", "real_size"):
         for precision, c in report.get(name, {}).get("similarity", {}).items():
             judged = report[name].get("judged_right")

@@ -39,6 +39,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+from bench_json import write_json  # noqa: E402
 
 from text_scale import text_of  # noqa: E402
 from review_scale import browser_missing, headless_chromium  # noqa: E402
@@ -192,8 +193,7 @@ def main(argv=None) -> dict:
                          "browser": open_in_browser(workdir / "report.html")}
     print(json.dumps(found, indent=1))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(found, indent=1) + "\n")
+        write_json(args.out, found)
     return found
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_json import write_json
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic")
@@ -201,7 +203,7 @@ def main(argv=None) -> dict:
         result["browser"] = measure(root / "review.html", Path(tmp) / "profile", args.step) if not missing else missing
     print(json.dumps(result, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        write_json(args.out, result)
     return result
 
 

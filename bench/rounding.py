@@ -29,6 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from bench_json import write_json  # noqa: E402
 import pinned  # noqa: E402
 
 TEXT = "the-lighthouse-keeper"
@@ -123,7 +124,7 @@ def main(argv=None) -> dict:
               "worst": worst, "pairs": pairs}
     print(json.dumps(worst, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        write_json(args.out, result)
     return result
 
 

@@ -48,6 +48,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from bench_json import write_json  # noqa: E402
 
 from machine_imagination.models.clip import load_clip  # noqa: E402
 from machine_imagination.models.device import PRECISIONS, deterministic  # noqa: E402
@@ -490,9 +491,7 @@ def main(argv=None) -> dict:
         "results": {name: [{k: v for k, v in r.items() if k != "image"} for r in rows]
                     for name, rows in results.items()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    out = write_json(args.out, report)
     save_grid(results, Path(args.grid) if args.grid else out.with_suffix(".png"))
     header = f"{'setting':34} {'all':>6} " + " ".join(f"{a:>10}" for a in shapes.Description.ATTRIBUTES) \
         + f" {'s/search':>8} {'AUC':>5}"
@@ -571,9 +570,7 @@ def main_race(args) -> dict:
     }
     default = (f"bench/results/race_trace-seed{args.seed}.json" if schedule is None
                else f"bench/results/race_quality-seed{args.seed}.json")
-    out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json") else ROOT / default)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(args.out if args.out != str(ROOT / "bench/results/search_quality.json") else ROOT / default, report)
     for name, values in (report["summary"] or {}).items():
         print(f"{name:10} {values['right']:3} of {values['prompts']}  {values['seconds_per_sentence']:6.2f} s per "
               f"sentence  {values['ratio_to_one_take']:.2f} x one take")
@@ -602,8 +599,7 @@ def main_candidates(args) -> dict:
     }
     out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json")
                else ROOT / "bench/results/candidates_quality.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(out, report)
     print(f"{'K':>3} {'by judge':>9} {'by CLIP':>8} {'by loss':>8} {'any right':>9} {'s/sentence':>10}")
     for k, t in table.items():
         print(f"{k:>3} {t['all_by_judge']:9.1%} {t['all_by_guiding_clip']:8.1%} {t['all_by_loss']:8.1%} "

@@ -20,7 +20,6 @@ and encoding of film frames are timed separately. Prints a table and writes JSON
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -34,6 +33,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from bench_json import write_json  # noqa: E402
 
 from machine_imagination.models.clip import OPENAI_MEAN, OPENAI_STD, Clip, load_clip  # noqa: E402
 from machine_imagination.models.device import PRECISIONS, deterministic, tune_for_speed  # noqa: E402
@@ -339,9 +339,8 @@ def measure(args, argv) -> dict:
         "film": film,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
-    out = Path(args.out or ROOT / "bench" / "results" / f"search_speed-{args.case}-{device.type}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_json(args.out or ROOT / "bench" / "results" / f"search_speed-{args.case}-{device.type}.json", result,
+                     indent=2)
     print(f"{args.case} on {result['device']}: {n} candidates x {crops} crops at {case['resolution']} px"
           + (f"; bf16 matmul {matmul:.0f} TFLOP/s" if matmul else ""))
     print(f"{'':28} {'ms/iter':>10} {'images/s':>10} {'TFLOP/s':>9} {'speed-up':>9} {'1st call s':>10}")
