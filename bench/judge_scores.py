@@ -5,6 +5,10 @@ how many prompts the candidate picked by each score gets fully right.
 
     .venv/bin/python bench/judge_scores.py --candidates 8 --judge seed1=DIR     # about 23 min on 2 cores
     .venv/bin/python bench/judge_scores.py --rescore --judge seed2=DIR2         # score the same images again
+    .venv/bin/python bench/judge_scores.py --judge-views 16 32 64 128 --mixed-in FILE --seed S
+        # the pipeline's judge (the judge CLIP on judge.crops jittered views) with more views: FILE is
+        # search_quality.py --candidates 8's run of seed S; only its prompts whose candidates disagree are
+        # searched again (the others are right or wrong whatever picks)
 
 Scores (higher is better), for the guiding CLIP (no prefix) and for each --judge NAME=DIR (a second
 shapes CLIP, e.g. `worlds.shapes_training.train_clip(DIR, seed=1)`; prefix NAME_):
@@ -36,13 +40,15 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_json import write_json  # noqa: E402
 
-from search_quality import DEMO, settings_for  # noqa: E402
+from search_quality import DEMO, candidate_record, settings_for  # noqa: E402
 
 from machine_imagination.models.clip import load_clip  # noqa: E402
 from machine_imagination.models.device import deterministic  # noqa: E402
 from machine_imagination.models.generator import load_generator  # noqa: E402
 from machine_imagination.search.augment import jittered_views  # noqa: E402
+from machine_imagination.latents import Candidates  # noqa: E402
 from machine_imagination.search.candidates import candidate_seed  # noqa: E402
+from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import search_prompt  # noqa: E402
 from machine_imagination.worlds import shapes  # noqa: E402
 from machine_imagination.worlds.shapes_training import CLIP_DIR, GENERATOR_DIR  # noqa: E402
@@ -122,6 +128,58 @@ def summarise(rows) -> dict:
     return table
 
 
+def judge_views(mixed_in: Path, counts: list[int], generator, clip, judge_clip, log) -> dict:
+    """The prompts of a `search_quality.py --candidates K` run (`mixed_in`, one seed) whose K candidates
+    disagree, searched again (the same seeds), each candidate judged by the pipeline's judge
+    (`search.judge.judge`, the judge CLIP) on each of `counts` jittered views; for each count and each
+    K' <= K, the prompts whose pick (`Candidates.among`, as the keep step) is right, counting the prompts
+    where every candidate was right in `mixed_in`. The first count's picks are checked against the file's."""
+    import torch
+
+    earlier = json.loads(mixed_in.read_text())
+    seed, settings = earlier["results"][0]["candidates"][0]["seed"], settings_for(DEMO)
+    prompts = shapes.benchmark_prompts()
+    rows, always = [], 0
+    for i, row in enumerate(earlier["results"]):
+        verdicts = [c["all"] for c in row["candidates"]]
+        if all(verdicts) or not any(verdicts):
+            always += all(verdicts)
+            continue
+        wanted, candidates = prompts[i], []
+        assert wanted.text() == row["prompt"], (i, row["prompt"])
+        for k, before in enumerate(row["candidates"]):
+            k_seed = candidate_seed(seed + i, k)
+            result = search_prompt(row["prompt"], seed=k_seed, generator=generator, clip=clip, settings=settings)
+            with torch.inference_mode():
+                image = generator.render(torch.as_tensor(result.noise)[None],
+                                         torch.as_tensor(result.class_vector)[None], settings.truncation)
+            scores = {n: judge(generator, clip, result, [(row["prompt"], 1.0)], settings, k_seed, crops=n,
+                               judge_clip=judge_clip) for n in counts}
+            candidates.append({"seed": k_seed, "loss": result.loss, "all": shapes.judge_prompt(
+                shapes.to_uint8(image.cpu())[0], wanted)["all"], "all_before": before["all"],
+                "views": {n: s["judge2_similarity"] for n, s in scores.items()},
+                "guide_views": {n: s["judge_similarity"] for n, s in scores.items()}})
+        rows.append({"index": i, "prompt": row["prompt"], "candidates": candidates})
+        log(f"{i + 1}/{len(earlier['results'])} {row['prompt']!r}: " + " ".join("+" if c["all"] else "-" for c in candidates))
+    right = views_right(rows, counts, always, len(earlier["results"][0]["candidates"]))
+    return {"seed": seed, "mixed_in": str(mixed_in), "prompts": len(earlier["results"]), "searched": len(rows),
+            "always_right": always, "right": right,
+            "verdicts_as_before": all(c["all"] == c["all_before"] for r in rows for c in r["candidates"]),
+            "results": rows}
+
+
+def views_right(rows, counts: list[int], always: int, count: int) -> dict:
+    """{views: {K: prompts right}}: each row's pick among its first K candidates by the keep step
+    (`Candidates.among`) on the judge CLIP's score over that many views, plus `always` prompts right
+    whatever is picked."""
+    def pick(candidates, n):
+        return Candidates.among([candidate_record({**c, "judge_similarity": c["guide_views"][n],
+                                                   "judge2_similarity": c["views"][n]}) for c in candidates]).kept
+
+    return {n: {k: always + sum(r["candidates"][pick(r["candidates"][:k], n)]["all"] for r in rows)
+                for k in range(1, count + 1)} for n in counts}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--candidates", type=int, default=8)
@@ -131,8 +189,24 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--judge", action="append", default=[], metavar="NAME=DIR", help="another CLIP to score with")
     parser.add_argument("--rescore", action="store_true", help="score the images of an earlier run (--out) again")
+    parser.add_argument("--judge-views", type=int, nargs="+", default=None, metavar="N",
+                        help="with --mixed-in: the pipeline's judge on N views (judge.crops) of each candidate")
+    parser.add_argument("--mixed-in", type=Path, default=None, metavar="FILE",
+                        help="a search_quality.py --candidates run whose disagreeing prompts are searched again")
+    parser.add_argument("--judge-model", default=str(ROOT / "models/shapes/clip-judge"),
+                        help="with --judge-views: the judge CLIP (judge.model)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/judge_scores.json"))
     args = parser.parse_args(argv)
+    if args.judge_views:
+        with deterministic(args.threads):
+            generator = load_generator(str(ROOT / GENERATOR_DIR), "cpu")
+            report = judge_views(args.mixed_in, args.judge_views, generator, load_clip(str(ROOT / CLIP_DIR), None, "cpu"),
+                                 load_clip(args.judge_model, None, "cpu"), print)
+        write_json(args.out, report)
+        for n, right in report["right"].items():
+            print(f"{n} views: " + ", ".join(f"K={k} {r}" for k, r in right.items()) + f" (of {report['prompts']})")
+        print("verdicts as in --mixed-in:", report["verdicts_as_before"])
+        return report
     out, images_file = Path(args.out), Path(args.out).with_suffix(".npz")
     judges = dict(spec.split("=", 1) for spec in args.judge)  # name -> CLIP directory
     with deterministic(args.threads):

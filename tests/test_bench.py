@@ -177,6 +177,22 @@ def test_judge_scores_counts_the_prompts_each_score_picks_right_per_number_of_ca
     assert table[3] == {"oracle": 2, "a": 0, "b": 2}
 
 
+def test_judge_views_picks_by_the_judge_clips_score_on_each_number_of_views():
+    sys.path.insert(0, str(REPO / "bench"))
+    from judge_scores import views_right
+
+    def candidate(right, on16, on64):
+        return {"seed": 0, "loss": 1.0, "all": right, "views": {16: on16, 64: on64}, "guide_views": {16: 0.0, 64: 0.0}}
+
+    rows = [{"candidates": [candidate(False, 0.80, 0.70), candidate(True, 0.79, 0.75), candidate(False, 0.10, 0.10)]},
+            {"candidates": [candidate(True, 0.50, 0.50), candidate(False, 0.60, 0.40), candidate(True, 0.70, 0.30)]}]
+    right = views_right(rows, [16, 64], always=5, count=3)
+    # 16 views: row 0 picks 0 (wrong) at every K; row 1 picks 0 (right), then 1 (wrong), then 2 (right)
+    assert right[16] == {1: 6, 2: 5, 3: 6}
+    # 64 views: row 0 picks 1 (right) from K = 2; row 1 keeps 0 (right)
+    assert right[64] == {1: 6, 2: 7, 3: 7}
+
+
 def test_parse_checks_times_a_jobs_and_the_main_processs_parse(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     from parse_checks import main
