@@ -5,7 +5,7 @@ how many prompts the candidate picked by each score gets fully right.
 
     .venv/bin/python bench/judge_scores.py --candidates 8 --judge seed1=DIR     # about 23 min on 2 cores
     .venv/bin/python bench/judge_scores.py --rescore --judge seed2=DIR2         # score the same images again
-    .venv/bin/python bench/judge_scores.py --judge-views 16 32 64 128 --mixed-in FILE --seed S
+    .venv/bin/python bench/judge_scores.py --judge-views 16 32 64 128 --mixed-in FILE
         # the pipeline's judge (the judge CLIP on judge.crops jittered views) with more views: FILE is
         # search_quality.py --candidates 8's run of seed S; only its prompts whose candidates disagree are
         # searched again (the others are right or wrong whatever picks)
@@ -40,13 +40,13 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_json import write_json  # noqa: E402
 
-from search_quality import DEMO, candidate_record, settings_for  # noqa: E402
+from search_quality import DEMO, candidate_record, settings_for, verdict_of  # noqa: E402
 
 from machine_imagination.models.clip import load_clip  # noqa: E402
 from machine_imagination.models.device import deterministic  # noqa: E402
 from machine_imagination.models.generator import load_generator  # noqa: E402
-from machine_imagination.search.augment import jittered_views  # noqa: E402
 from machine_imagination.latents import Candidates  # noqa: E402
+from machine_imagination.search.augment import jittered_views  # noqa: E402
 from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import search_prompt  # noqa: E402
@@ -133,9 +133,8 @@ def judge_views(mixed_in: Path, counts: list[int], generator, clip, judge_clip, 
     disagree, searched again (the same seeds), each candidate judged by the pipeline's judge
     (`search.judge.judge`, the judge CLIP) on each of `counts` jittered views; for each count and each
     K' <= K, the prompts whose pick (`Candidates.among`, as the keep step) is right, counting the prompts
-    where every candidate was right in `mixed_in`. The first count's picks are checked against the file's."""
-    import torch
-
+    where every candidate was right in `mixed_in`; and whether every verdict is the file's. The seed is
+    the file's (its first candidate's: `candidate_seed(S, 0)` is S)."""
     earlier = json.loads(mixed_in.read_text())
     seed, settings = earlier["results"][0]["candidates"][0]["seed"], settings_for(DEMO)
     prompts = shapes.benchmark_prompts()
@@ -150,13 +149,10 @@ def judge_views(mixed_in: Path, counts: list[int], generator, clip, judge_clip, 
         for k, before in enumerate(row["candidates"]):
             k_seed = candidate_seed(seed + i, k)
             result = search_prompt(row["prompt"], seed=k_seed, generator=generator, clip=clip, settings=settings)
-            with torch.inference_mode():
-                image = generator.render(torch.as_tensor(result.noise)[None],
-                                         torch.as_tensor(result.class_vector)[None], settings.truncation)
             scores = {n: judge(generator, clip, result, [(row["prompt"], 1.0)], settings, k_seed, crops=n,
                                judge_clip=judge_clip) for n in counts}
-            candidates.append({"seed": k_seed, "loss": result.loss, "all": shapes.judge_prompt(
-                shapes.to_uint8(image.cpu())[0], wanted)["all"], "all_before": before["all"],
+            candidates.append({"seed": k_seed, "loss": result.loss, "all": verdict_of(generator, result, wanted, settings),
+                               "all_before": before["all"],
                 "views": {n: s["judge2_similarity"] for n, s in scores.items()},
                 "guide_views": {n: s["judge_similarity"] for n, s in scores.items()}})
         rows.append({"index": i, "prompt": row["prompt"], "candidates": candidates})
