@@ -8,7 +8,10 @@ how many prompts the candidate picked by each score gets fully right.
     .venv/bin/python bench/judge_scores.py --judge-views 16 32 64 128 --mixed-in FILE
         # the pipeline's judge (the judge CLIP on judge.crops jittered views) with more views: FILE is
         # search_quality.py --candidates 8's run of seed S; only its prompts whose candidates disagree are
-        # searched again (the others are right or wrong whatever picks)
+        # searched again (the others are right or wrong whatever picks); their latents are written beside
+        # --out (.npz: noise and class vectors [prompt, candidate, …]), for --rejudge
+    .venv/bin/python bench/judge_scores.py --judge-views 16 --rejudge RUN.json --judge-model DIR
+        # those candidates judged again by another judge CLIP, without searching (a minute a file)
 
 Scores (higher is better), for the guiding CLIP (no prefix) and for each --judge NAME=DIR (a second
 shapes CLIP, e.g. `worlds.shapes_training.train_clip(DIR, seed=1)`; prefix NAME_):
@@ -128,6 +131,15 @@ def summarise(rows) -> dict:
     return table
 
 
+def judged_on_views(generator, clip, judge_clip, found, prompt: str, seed: int, counts: list[int]) -> dict:
+    """The pipeline's judge (`search.judge.judge`) of one candidate on each of `counts` views:
+    {'views': {n: the judge CLIP's score}, 'guide_views': {n: the guiding CLIP's}}."""
+    scores = {n: judge(generator, clip, found, [(prompt, 1.0)], settings_for(DEMO), seed, crops=n, judge_clip=judge_clip)
+              for n in counts}
+    return {"views": {n: s["judge2_similarity"] for n, s in scores.items()},
+            "guide_views": {n: s["judge_similarity"] for n, s in scores.items()}}
+
+
 def judge_views(mixed_in: Path, counts: list[int], generator, clip, judge_clip, log) -> dict:
     """The prompts of a `search_quality.py --candidates K` run (`mixed_in`, one seed) whose K candidates
     disagree, searched again (the same seeds), each candidate judged by the pipeline's judge
@@ -138,7 +150,7 @@ def judge_views(mixed_in: Path, counts: list[int], generator, clip, judge_clip, 
     earlier = json.loads(mixed_in.read_text())
     seed, settings = earlier["results"][0]["candidates"][0]["seed"], settings_for(DEMO)
     prompts = shapes.benchmark_prompts()
-    rows, always = [], 0
+    rows, always, latents = [], 0, {"noise": [], "class_vector": []}
     for i, row in enumerate(earlier["results"]):
         verdicts = [c["all"] for c in row["candidates"]]
         if all(verdicts) or not any(verdicts):
@@ -149,19 +161,42 @@ def judge_views(mixed_in: Path, counts: list[int], generator, clip, judge_clip, 
         for k, before in enumerate(row["candidates"]):
             k_seed = candidate_seed(seed + i, k)
             result = search_prompt(row["prompt"], seed=k_seed, generator=generator, clip=clip, settings=settings)
-            scores = {n: judge(generator, clip, result, [(row["prompt"], 1.0)], settings, k_seed, crops=n,
-                               judge_clip=judge_clip) for n in counts}
+            latents["noise"].append(result.noise)
+            latents["class_vector"].append(result.class_vector)
             candidates.append({"seed": k_seed, "loss": result.loss, "all": verdict_of(generator, result, wanted, settings),
                                "all_before": before["all"],
-                "views": {n: s["judge2_similarity"] for n, s in scores.items()},
-                "guide_views": {n: s["judge_similarity"] for n, s in scores.items()}})
+                               **judged_on_views(generator, clip, judge_clip, result, row["prompt"], k_seed, counts)})
         rows.append({"index": i, "prompt": row["prompt"], "candidates": candidates})
         log(f"{i + 1}/{len(earlier['results'])} {row['prompt']!r}: " + " ".join("+" if c["all"] else "-" for c in candidates))
     right = views_right(rows, counts, always, len(earlier["results"][0]["candidates"]))
-    return {"seed": seed, "mixed_in": str(mixed_in), "prompts": len(earlier["results"]), "searched": len(rows),
+    count = len(earlier["results"][0]["candidates"])
+    found = {name: np.asarray(arrays).reshape(len(rows), count, -1) for name, arrays in latents.items()}
+    return found, {"seed": seed, "mixed_in": str(mixed_in), "prompts": len(earlier["results"]), "searched": len(rows),
             "always_right": always, "right": right,
             "verdicts_as_before": all(c["all"] == c["all_before"] for r in rows for c in r["candidates"]),
             "results": rows}
+
+
+def rejudge(earlier_path: Path, counts: list[int], generator, clip, judge_clip, log) -> dict:
+    """A `--judge-views` run's candidates (`earlier_path` and the latents beside it) judged again, by
+    `judge_clip` on each of `counts` views, without searching: what another judge CLIP would pick."""
+    from types import SimpleNamespace
+
+    earlier = json.loads(earlier_path.read_text())
+    found, rows = np.load(earlier_path.with_suffix(".npz")), []
+    for r, row in enumerate(earlier["results"]):
+        candidates = []
+        for k, before in enumerate(row["candidates"]):
+            latents = SimpleNamespace(noise=found["noise"][r, k], class_vector=found["class_vector"][r, k])
+            candidates.append({"seed": before["seed"], "loss": before["loss"], "all": before["all"],
+                               **judged_on_views(generator, clip, judge_clip, latents, row["prompt"], before["seed"],
+                                                 counts)})
+        rows.append({"index": row["index"], "prompt": row["prompt"], "candidates": candidates})
+        log(f"{r + 1}/{len(earlier['results'])} {row['prompt']!r}")
+    count = len(earlier["results"][0]["candidates"]) if rows else 0
+    return {"seed": earlier["seed"], "rejudged": str(earlier_path), "prompts": earlier["prompts"],
+            "searched": len(rows), "always_right": earlier["always_right"],
+            "right": views_right(rows, counts, earlier["always_right"], count), "results": rows}
 
 
 def views_right(rows, counts: list[int], always: int, count: int) -> dict:
@@ -189,6 +224,9 @@ def main(argv=None) -> dict:
                         help="with --mixed-in: the pipeline's judge on N views (judge.crops) of each candidate")
     parser.add_argument("--mixed-in", type=Path, default=None, metavar="FILE",
                         help="a search_quality.py --candidates run whose disagreeing prompts are searched again")
+    parser.add_argument("--rejudge", type=Path, default=None, metavar="FILE",
+                        help="with --judge-views: judge the candidates of an earlier --judge-views run (its --out) "
+                             "again with --judge-model, from the latents saved beside it, without searching")
     parser.add_argument("--judge-model", default=str(ROOT / "models/shapes/clip-judge"),
                         help="with --judge-views: the judge CLIP (judge.model)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/judge_scores.json"))
@@ -196,12 +234,18 @@ def main(argv=None) -> dict:
     if args.judge_views:
         with deterministic(args.threads):
             generator = load_generator(str(ROOT / GENERATOR_DIR), "cpu")
-            report = judge_views(args.mixed_in, args.judge_views, generator, load_clip(str(ROOT / CLIP_DIR), None, "cpu"),
-                                 load_clip(args.judge_model, None, "cpu"), print)
+            clip, judge_clip = load_clip(str(ROOT / CLIP_DIR), None, "cpu"), load_clip(args.judge_model, None, "cpu")
+            if args.rejudge:
+                report = rejudge(args.rejudge, args.judge_views, generator, clip, judge_clip, print)
+            else:
+                found, report = judge_views(args.mixed_in, args.judge_views, generator, clip, judge_clip, print)
+                np.savez_compressed(Path(args.out).with_suffix(".npz"), **found)
+        report["judge_model"] = args.judge_model
         write_json(args.out, report)
         for n, right in report["right"].items():
             print(f"{n} views: " + ", ".join(f"K={k} {r}" for k, r in right.items()) + f" (of {report['prompts']})")
-        print("verdicts as in --mixed-in:", report["verdicts_as_before"])
+        if "verdicts_as_before" in report:
+            print("verdicts as in --mixed-in:", report["verdicts_as_before"])
         return report
     out, images_file = Path(args.out), Path(args.out).with_suffix(".npz")
     judges = dict(spec.split("=", 1) for spec in args.judge)  # name -> CLIP directory

@@ -193,6 +193,32 @@ def test_judge_views_picks_by_the_judge_clips_score_on_each_number_of_views():
     assert right[64] == {1: 6, 2: 7, 3: 7}
 
 
+def test_rejudge_judges_saved_candidates_again_as_their_search_judged_them(tmp_path):
+    """A --judge-views run's candidates, from the latents saved beside it, judged again without searching:
+    by the same judge the scores recorded, by another CLIP other scores."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from judge_scores import rejudge
+
+    from machine_imagination.models.clip import load_clip
+    from machine_imagination.models.generator import load_generator
+
+    saved = json.loads((REPO / "bench/results/judge_candidates-seed3000.json").read_text())
+    latents = np.load(REPO / "bench/results/judge_candidates-seed3000.npz")
+    first = {**saved, "results": saved["results"][:1]}
+    (tmp_path / "run.json").write_text(json.dumps(first))
+    np.savez(tmp_path / "run.npz", **{name: latents[name][:1] for name in ("noise", "class_vector")})
+    generator = load_generator(str(REPO / "models/shapes/biggan-shapes"))
+    clip, judge = (load_clip(str(REPO / "models/shapes" / name), None) for name in ("clip-shapes", "clip-judge"))
+    again = rejudge(tmp_path / "run.json", [16], generator, clip, judge, lambda m: None)
+    recorded = [c["views"]["16"] for c in first["results"][0]["candidates"]]
+    assert [c["views"][16] for c in again["results"][0]["candidates"]] == pytest.approx(recorded, rel=1e-5)
+    assert [c["all"] for c in again["results"][0]["candidates"]] == [c["all"] for c in first["results"][0]["candidates"]]
+    other = rejudge(tmp_path / "run.json", [16], generator, clip, clip, lambda m: None)
+    assert [c["views"][16] for c in other["results"][0]["candidates"]] != pytest.approx(recorded, rel=1e-3)
+
+
 def test_parse_checks_times_a_jobs_and_the_main_processs_parse(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     from parse_checks import main

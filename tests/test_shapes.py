@@ -1,5 +1,7 @@
 """The shapes world (renders, captions, the pixel judge) and the models trained on it."""
 import json
+import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -60,6 +62,50 @@ def test_the_batched_match_matrix_agrees_with_holds():
     expected = np.array([[all(shapes.holds(c, t).values()) for c in captions] for t in truths])
     assert (shapes.match_matrix(truths, captions) == expected).all()
     assert expected.any() and not expected.all()
+
+
+def test_in_between_shapes_run_from_diamond_to_square_and_the_judge_clip_learns_them_by_the_pixel_judges_words():
+    from machine_imagination.worlds.shapes_training import clip_batch, superellipses
+
+    # 1. exponent 1 is the world's diamond, 2 its circle, a large one its square; in between, the fill
+    #    the pixel judge reads is a superellipse's, and its word flips at the judge's lines
+    scene = Scene("square", "green", x=30.0, y=35.0, size=26.0)
+    for shape, exponent in (("diamond", 1.0), ("circle", 2.0), ("square", 200.0)):
+        assert torch.allclose(superellipses([scene], [exponent]), shapes.render([replace(scene, shape=shape)]),
+                              atol=1e-5)
+    for exponent, word in ((1.2, "diamond"), (1.8, "circle"), (2.3, "circle"), (2.7, "square"), (3.5, "square")):
+        verdict = shapes.judge_image(shapes.to_uint8(superellipses([scene], [exponent]))[0])
+        fill = math.gamma(1 + 1 / exponent) ** 2 / math.gamma(1 + 2 / exponent)
+        assert verdict.fill == pytest.approx(fill, abs=0.025) and verdict.shape == word  # corners soften
+    # 2. a batch with boundary groups: the last of its n scenes are rounded squares in groups of four at
+    #    one place, each captioned and matched by what the pixel judge reads from the image given to CLIP
+    rng = np.random.default_rng(4)
+    images, texts, matches = clip_batch(rng, 64, frozenset(), distractors=4, boundary=4)
+    assert images.shape == (68, 3, 64, 64) and len(texts) == 64 and matches.shape == (64, 64)
+    read = [shapes.judge_image(image).words() for image in shapes.to_uint8(images[48:64])]
+    said = [shapes.parse_description(text) for text in texts[48:64]]
+    assert all(all(shapes.holds(caption, words).values()) for caption, words in zip(said, read))
+    assert {words.shape for words in read} == {"diamond", "circle", "square"}
+    for i, words in enumerate(read):  # a rounded image matches exactly the captions true of what is read
+        assert matches[48 + i].tolist() == [all(shapes.holds(shapes.parse_description(t), words).values())
+                                            for t in texts]
+
+
+def test_a_further_training_starts_from_the_given_clip(tmp_path):
+    from machine_imagination.worlds.shapes_training import train_clip
+
+    shipped = torch.load(SHIPPED / "clip-judge" / "open_clip_pytorch_model.bin", weights_only=True)
+    # at a learning rate of 0 the weights stay the shipped judge's; at another they move from there
+    train_clip(tmp_path / "still", steps=1, batch=48, distractors=2, boundary=2, lr=0.0,
+               start=SHIPPED / "clip-judge", log=lambda m: None)
+    train_clip(tmp_path / "moved", steps=1, batch=48, distractors=2, boundary=2, lr=1e-3,
+               start=SHIPPED / "clip-judge", log=lambda m: None)
+    still, moved = (torch.load(tmp_path / name / "open_clip_pytorch_model.bin", weights_only=True)
+                    for name in ("still", "moved"))
+    assert all(torch.equal(still[k], v) for k, v in shipped.items())
+    weights = "visual.transformer.resblocks.0.mlp.c_fc.weight"
+    assert not torch.equal(moved[weights], shipped[weights])
+    assert (moved[weights].float() - shipped[weights].float()).abs().max() < 0.01  # one step away
 
 
 def test_held_out_prompts_cover_every_class_and_read_back_as_what_they_say():

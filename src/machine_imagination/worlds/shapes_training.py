@@ -202,18 +202,52 @@ def new_clip(seed: int):
 GROUP = len(shapes.SHAPES)  # scenes per group in a CLIP batch
 
 
-def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0):
+def superellipses(scenes, exponents):
+    """The shapes |dx|^p + |dy|^p <= h^p between the world's own (per scene its exponent p: 1 a diamond,
+    2 a circle, the larger the more a square) -> float32 [N, 3, 64, 64] in [0, 1], anti-aliased as
+    `shapes.render` (the distance to the outline to first order). The in-between shapes a generator
+    draws, which the world's words still name: the pixel judge calls one a square when it fills more than
+    `shapes.SQUARE_FILL` of its box (p above about 2.5), a diamond when its profile is a tent's."""
+    import torch
+
+    n, side = len(scenes), shapes.SIDE
+    coords = torch.arange(side, dtype=torch.float64) + 0.5
+    x = torch.tensor([s.x for s in scenes], dtype=torch.float64).view(n, 1, 1)
+    y = torch.tensor([s.y for s in scenes], dtype=torch.float64).view(n, 1, 1)
+    h = torch.tensor([s.size / 2 for s in scenes], dtype=torch.float64).view(n, 1, 1)
+    p = torch.as_tensor(np.asarray(exponents, dtype=np.float64)).view(n, 1, 1)
+    u = (coords.view(1, 1, -1) - x).abs().clamp_min(1e-9)
+    v = (coords.view(1, -1, 1) - y).abs().clamp_min(1e-9)
+    norm = (u ** p + v ** p) ** (1 / p)
+    slope = torch.sqrt((u / norm) ** (2 * p - 2) + (v / norm) ** (2 * p - 2))  # |gradient of the norm|
+    distance = ((norm - h) / slope).float()
+    coverage = (0.5 - distance).clamp(0, 1).unsqueeze(1)
+    colour = torch.tensor([shapes.COLOURS[s.colour] for s in scenes], dtype=torch.float32).view(n, 3, 1, 1) / 255
+    return shapes.BACKGROUND / 255 + coverage * (colour - shapes.BACKGROUND / 255)
+
+
+BOUNDARY_EXPONENTS = (1.0, 4.0)  # drawn log-uniformly: diamond (1), circle (2), nearly a square (4)
+
+
+def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0, boundary: int = 0):
     """(images [n + distractors, 3, 64, 64] in [0, 1], caption strings [n], match matrix [n, n]).
 
     A third of the scenes come in groups of GROUP of one class at different positions and sizes, and
     a third in groups of the four shapes at one position, size and colour, so that a batch always
     holds images that only a size, position or shape word tells apart. The `distractors`
     images after the first n are two scenes superimposed (as a search may find by mixing classes):
-    no caption is true of them, and each caption learns to score them below its own images."""
+    no caption is true of them, and each caption learns to score them below its own images.
+    With `boundary` groups, the last boundary * GROUP of the n scenes are in-between shapes
+    (`superellipses`), GROUP of them at one place, size and colour, each captioned with what the pixel
+    judge reads from its finished image: diamond, circle or square by the world's own lines between them."""
     import torch
 
     groups = n // 3 // GROUP
-    scenes = shapes.random_scenes(rng, n - 2 * groups * GROUP)
+    rounded = boundary * GROUP
+    if rounded > n - 2 * groups * GROUP:
+        raise ValueError(f"{boundary} boundary groups do not fit a batch of {n} "
+                         f"(at most {(n - 2 * groups * GROUP) // GROUP})")
+    scenes = shapes.random_scenes(rng, n - rounded - 2 * groups * GROUP)
     for class_index in rng.integers(0, len(shapes.CLASS_NAMES), groups):
         scenes += shapes.random_scenes(rng, GROUP, class_index=int(class_index))
     for scene in shapes.random_scenes(rng, groups):  # every shape at one place, size and colour
@@ -225,6 +259,10 @@ def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0):
     texts = [c.text(shapes.PREFIXES[rng.integers(len(shapes.PREFIXES))]) + ("." if rng.random() < 0.5 else "")
              for c in captions]
     images = shapes.render(scenes)
+    if rounded:  # places, sizes and colours; each shape drawn with its own exponent
+        places = [scene for scene in shapes.random_scenes(rng, boundary) for _ in range(GROUP)]
+        exponents = np.exp(rng.uniform(*np.log(BOUNDARY_EXPONENTS), rounded))
+        images = torch.cat([images, superellipses(places, exponents)])
     if distractors:
         alpha = torch.from_numpy(rng.uniform(0.3, 0.7, (distractors, 1, 1, 1)).astype(np.float32))
         pairs = shapes.render(shapes.random_scenes(rng, 2 * distractors))
@@ -234,7 +272,16 @@ def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0):
     images = soften(images, rng.uniform(0.0, 1.0, len(images)))
     gain = torch.from_numpy(1 + rng.uniform(-0.08, 0.08, (len(images), 1, 1, 1)).astype(np.float32))
     noise = torch.from_numpy(rng.uniform(-1.5, 1.5, images.shape).astype(np.float32)) / 255
-    return (images * gain + noise).clamp(0, 1), texts, matches
+    images = (images * gain + noise).clamp(0, 1)
+    if rounded:  # what the world calls each in-between shape, read from the image the CLIP sees
+        verdicts = [shapes.judge_image(image) for image in shapes.to_uint8(images[n - rounded:n])]
+        read = [shapes.Scene(v.shape, v.colour, v.x, v.y, v.size) for v in verdicts]
+        captions += [shapes.random_caption(scene, rng, exclude) for scene in read]
+        truth += [shapes.true_words(scene) for scene in read]
+        texts += [c.text(shapes.PREFIXES[rng.integers(len(shapes.PREFIXES))]) + ("." if rng.random() < 0.5 else "")
+                  for c in captions[n - rounded:]]
+        matches = torch.from_numpy(shapes.match_matrix(truth, captions))
+    return images, texts, matches
 
 
 def soften(images, sigmas):
@@ -255,9 +302,11 @@ def soften(images, sigmas):
 
 def train_clip(directory, *, steps: int = SHAPES_TRAINING.clip_steps, batch: int = 128, distractors: int = 16,
                seed: int = SHAPES_TRAINING.seed, threads: int = SHAPES_TRAINING.threads, lr: float = 1e-3,
-               log=print) -> Path:
+               boundary: int = 0, start=None, log=print) -> Path:
     """Train the shapes CLIP contrastively and write open_clip_config.json + open_clip_pytorch_model.bin
-    (fp16) into `directory`. The held-out benchmark prompts never appear as captions."""
+    (fp16) into `directory`. The held-out benchmark prompts never appear as captions. `boundary`: groups
+    of rounded squares in every batch (`clip_batch`); `start`: a CLIP directory whose weights it
+    starts from (a further training) instead of fresh ones."""
     import open_clip
     import torch
     import torch.nn.functional as F
@@ -265,6 +314,9 @@ def train_clip(directory, *, steps: int = SHAPES_TRAINING.clip_steps, batch: int
     with deterministic(threads, seed=seed, strict=True):
         rng = np.random.default_rng(seed + 1)
         model = new_clip(seed)
+        if start is not None:
+            model.load_state_dict({k: v.float() for k, v in torch.load(
+                Path(start) / SHAPES_CLIP_FILES[1], map_location="cpu", weights_only=True).items()})
         model.train()
         tokenizer = open_clip.tokenizer.SimpleTokenizer(
             context_length=CLIP_CONFIG["model_cfg"]["text_cfg"]["context_length"])
@@ -277,7 +329,7 @@ def train_clip(directory, *, steps: int = SHAPES_TRAINING.clip_steps, batch: int
                                        {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
 
         def step_loss():
-            images, texts, matches = clip_batch(rng, batch, exclude, distractors)
+            images, texts, matches = clip_batch(rng, batch, exclude, distractors, boundary)
             image_features = F.normalize(model.encode_image((images - mean) / std), dim=-1)
             text_features = F.normalize(model.encode_text(tokenizer(texts)), dim=-1)
             logits = model.logit_scale.exp().clamp(max=100) * image_features @ text_features.T
@@ -332,6 +384,31 @@ def clip_zero_shot(clip, count: int = 480, seed: int = 12345) -> dict:
                 right.append(words[int((clip.encode_text(texts) @ embedding).argmax())] == truth)
             result[attribute] = float(np.mean(right))
     return result
+
+
+def in_between_accuracy(clip, count: int = 600, seed: int = 777, near: float = 0.15) -> dict:
+    """How often a loaded CLIP names an in-between shape (`superellipses`, exponents drawn as in training,
+    softened as a generator draws) as the pixel judge does: the shape word of the prompt 'a <colour>
+    <shape>' it scores highest among the four of the shape's colour; over every shape, and over those
+    whose exponent lies within `near` (relative) of a line between two words (diamond|circle near 1.45,
+    circle|square near 2.45)."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    scenes = shapes.random_scenes(rng, count)
+    exponents = np.exp(rng.uniform(*np.log(BOUNDARY_EXPONENTS), count))
+    pixels = shapes.to_uint8(soften(superellipses(scenes, exponents), rng.uniform(0.0, 1.0, count)))
+    read = [shapes.judge_image(image).shape for image in pixels]
+    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255
+    with torch.inference_mode():
+        embeddings = clip.encode_images(images.to(clip.device))
+        texts = {c: clip.encode_text([shapes.Description(shape=w, colour=c).text() for w in shapes.SHAPES])
+                 for c in shapes.COLOUR_NAMES}
+        named = [shapes.SHAPES[int((texts[s.colour] @ e).argmax())] for s, e in zip(scenes, embeddings)]
+    right = np.array([n == r for n, r in zip(named, read)])
+    close = np.array([min(abs(p / line - 1) for line in (1.45, 2.45)) < near for p in exponents])
+    return {"shapes": count, "right": float(right.mean()), "near_lines": int(close.sum()),
+            "right_near_lines": float(right[close].mean())}
 
 
 def judge_accuracy(images: np.ndarray, scenes, clear_margin: float = 1.0) -> dict:
