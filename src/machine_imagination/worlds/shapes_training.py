@@ -243,25 +243,22 @@ def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0, 
     import torch
 
     groups = n // 3 // GROUP
-    rounded = boundary * GROUP
-    if rounded > n - 2 * groups * GROUP:
+    in_between = boundary * GROUP
+    if in_between > n - 2 * groups * GROUP:
         raise ValueError(f"{boundary} boundary groups do not fit a batch of {n} "
                          f"(at most {(n - 2 * groups * GROUP) // GROUP})")
-    scenes = shapes.random_scenes(rng, n - rounded - 2 * groups * GROUP)
+    scenes = shapes.random_scenes(rng, n - in_between - 2 * groups * GROUP)
     for class_index in rng.integers(0, len(shapes.CLASS_NAMES), groups):
         scenes += shapes.random_scenes(rng, GROUP, class_index=int(class_index))
     for scene in shapes.random_scenes(rng, groups):  # every shape at one place, size and colour
         scenes += [replace(scene, shape=shape) for shape in shapes.SHAPES]
     captions = [shapes.random_caption(s, rng, exclude) for s in scenes]
     truth = [shapes.true_words(s) for s in scenes]
-    matches = torch.from_numpy(shapes.match_matrix(truth, captions))
-    # Captions as a text may hold them too: with or without a prefix ('a photo of') or a full stop.
-    texts = [c.text(shapes.PREFIXES[rng.integers(len(shapes.PREFIXES))]) + ("." if rng.random() < 0.5 else "")
-             for c in captions]
+    texts = [_caption_text(c, rng) for c in captions]
     images = shapes.render(scenes)
-    if rounded:  # places, sizes and colours; each shape drawn with its own exponent
+    if in_between:  # places, sizes and colours; each shape drawn with its own exponent
         places = [scene for scene in shapes.random_scenes(rng, boundary) for _ in range(GROUP)]
-        exponents = np.exp(rng.uniform(*np.log(BOUNDARY_EXPONENTS), rounded))
+        exponents = np.exp(rng.uniform(*np.log(BOUNDARY_EXPONENTS), in_between))
         images = torch.cat([images, superellipses(places, exponents)])
     if distractors:
         alpha = torch.from_numpy(rng.uniform(0.3, 0.7, (distractors, 1, 1, 1)).astype(np.float32))
@@ -273,15 +270,18 @@ def clip_batch(rng: np.random.Generator, n: int, exclude, distractors: int = 0, 
     gain = torch.from_numpy(1 + rng.uniform(-0.08, 0.08, (len(images), 1, 1, 1)).astype(np.float32))
     noise = torch.from_numpy(rng.uniform(-1.5, 1.5, images.shape).astype(np.float32)) / 255
     images = (images * gain + noise).clamp(0, 1)
-    if rounded:  # what the world calls each in-between shape, read from the image the CLIP sees
-        verdicts = [shapes.judge_image(image) for image in shapes.to_uint8(images[n - rounded:n])]
+    if in_between:  # what the world calls each in-between shape, read from the image the CLIP sees
+        verdicts = [shapes.judge_image(image) for image in shapes.to_uint8(images[n - in_between:n])]
         read = [shapes.Scene(v.shape, v.colour, v.x, v.y, v.size) for v in verdicts]
         captions += [shapes.random_caption(scene, rng, exclude) for scene in read]
         truth += [shapes.true_words(scene) for scene in read]
-        texts += [c.text(shapes.PREFIXES[rng.integers(len(shapes.PREFIXES))]) + ("." if rng.random() < 0.5 else "")
-                  for c in captions[n - rounded:]]
-        matches = torch.from_numpy(shapes.match_matrix(truth, captions))
-    return images, texts, matches
+        texts += [_caption_text(c, rng) for c in captions[n - in_between:]]
+    return images, texts, torch.from_numpy(shapes.match_matrix(truth, captions))
+
+
+def _caption_text(caption: shapes.Description, rng: np.random.Generator) -> str:
+    """A caption as a text may hold it: with or without a prefix ('a photo of') or a full stop."""
+    return caption.text(shapes.PREFIXES[rng.integers(len(shapes.PREFIXES))]) + ("." if rng.random() < 0.5 else "")
 
 
 def soften(images, sigmas):
@@ -305,7 +305,7 @@ def train_clip(directory, *, steps: int = SHAPES_TRAINING.clip_steps, batch: int
                boundary: int = 0, start=None, log=print) -> Path:
     """Train the shapes CLIP contrastively and write open_clip_config.json + open_clip_pytorch_model.bin
     (fp16) into `directory`. The held-out benchmark prompts never appear as captions. `boundary`: groups
-    of rounded squares in every batch (`clip_batch`); `start`: a CLIP directory whose weights it
+    of four in-between shapes in every batch (`clip_batch`); `start`: a CLIP directory whose weights it
     starts from (a further training) instead of fresh ones."""
     import open_clip
     import torch
