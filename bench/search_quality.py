@@ -32,7 +32,11 @@ With --race-trace K, each prompt's K candidates are searched whole, judged (as a
 rounded, from the candidate's seed) and read by the pixel judge after each of the iterations
 --trace-at, with the seconds of each part: `simulate_race` then tells what any schedule of up to K
 candidates with rounds among those iterations would give (a raced candidate is the same search as
-alone: tests/test_race.py), to choose the schedule that --race then measures.
+alone: tests/test_race.py), to choose the schedule that --race then measures. The traced images'
+latents are saved beside the trace (.npz), so that `--rejudge-trace TRACE --judge DIR --out F` gives
+the trace another judge CLIP would have given in minutes, without searching again:
+
+    python bench/search_quality.py --rejudge-trace bench/results/race_trace-S.json --judge DIR --out F
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -223,11 +228,13 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
     of `trace_at` and at the end; the seconds of its start, of each iteration and of each judging.
     With `pool`, the candidates share one pool of draws: candidate 0 is the plain take (its start scores
     init_samples draws), candidate k > 0 starts from that pool's (k + 1)-th best draw instead of scoring
-    draws of its own (its start: one evaluation)."""
+    draws of its own (its start: one evaluation). Returns the rows and, for `rejudge_trace`, each traced
+    image's latents: {'noise', 'class_vector'}, arrays [prompt, candidate, trace point, ...], the points in
+    the rows' order."""
     from machine_imagination.search.objective import Objective
 
     settings = replace(settings_for(DEMO), **overrides)
-    rows = []
+    rows, latents = [], {"noise": [], "class_vector": []}
     for i, wanted in enumerate(prompts):
         text = wanted.text()
         objective = Objective(generator, clip, [(text, 1.0)], settings)
@@ -257,12 +264,34 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
                     judge_s.append(time.perf_counter() - began)
                     points[t] = {"score": score, "rounded": round(score, DIGITS),
                                  "all": verdict_of(generator, found, wanted, settings)}
+                    latents["noise"].append(found.noise)
+                    latents["class_vector"].append(found.class_vector)
             candidates.append({"seed": k_seed, "start_s": start_s, "iteration_s": iteration_s,
                                "judge_s": float(np.mean(judge_s)), "points": points})
         rows.append({"prompt": text, "candidates": candidates})
         log(f"race trace: {i + 1}/{len(prompts)} {text!r}: "
             + " ".join("+" if c["points"][settings.iterations]["all"] else "-" for c in candidates))
-    return rows
+    points = len(rows[0]["candidates"][0]["points"]) if rows else 0
+    return rows, {name: np.asarray(values).reshape(len(rows), count, points, -1) for name, values in latents.items()}
+
+
+def rejudge_trace(trace_path: Path, generator, clip, judge_clip, log) -> dict:
+    """A --race-trace run (`trace_path` and the latents beside it) with every traced image judged again by
+    `judge_clip`, as a race judges (rounded, from the candidate's seed), without searching: the trace that
+    run would have written with that judge (the pixel judge's verdicts and the seconds are the search's,
+    kept), for --simulate."""
+    trace = json.loads(trace_path.read_text())
+    found = np.load(trace_path.with_suffix(".npz"))
+    settings = SearchSettings(**{k: v for k, v in trace["settings"].items() if k != "judge_crops"})
+    for r, row in enumerate(trace["results"]):
+        judge = RaceJudge(generator, clip, judge_clip, [(row["prompt"], 1.0)], settings, trace["settings"]["judge_crops"])
+        for k, candidate in enumerate(row["candidates"]):
+            for p, point in enumerate(candidate["points"].values()):
+                image = SimpleNamespace(noise=found["noise"][r, k, p], class_vector=found["class_vector"][r, k, p])
+                point["score"] = judge.score_of(judge.scores(image, candidate["seed"]))
+                point["rounded"] = round(point["score"], DIGITS)
+        log(f"rejudged: {r + 1}/{len(trace['results'])} {row['prompt']!r}")
+    return {**trace, "rejudged": {"trace": str(trace_path), "judge": trace["judge"]}}
 
 
 def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int, pool: bool = False) -> dict:
@@ -452,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="race traces (--race-trace's files): every schedule of one or two rounds simulated, "
                              "the best within --max-ratio of one take listed")
     parser.add_argument("--max-ratio", type=float, default=2.5)
+    parser.add_argument("--rejudge-trace", type=Path, default=None, metavar="TRACE",
+                        help="a --race-trace file judged again by --judge from the images saved beside it, no "
+                             "search: writes the trace that judge would have given (--out) for --simulate")
     return parser
 
 
@@ -462,6 +494,8 @@ def main(argv=None) -> dict:
 
     if args.simulate:
         return main_simulate(args)
+    if args.rejudge_trace:
+        return main_rejudge_trace(args)
     if args.race_trace or args.race:
         return main_race(args)
     if args.candidates:
@@ -535,6 +569,19 @@ def main_simulate(args) -> dict:
     return found
 
 
+def main_rejudge_trace(args) -> dict:
+    if args.out == str(ROOT / "bench/results/search_quality.json"):
+        raise SystemExit("--rejudge-trace: say where the rejudged trace goes (--out)")
+    with deterministic(args.threads):
+        generator = load_generator(args.generator, args.device)
+        clip = load_clip(args.clip, None, args.device)
+        judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
+        trace = rejudge_trace(args.rejudge_trace, generator, clip, judge_clip, print)
+    trace["judge"] = args.judge
+    write_json(Path(args.out), trace)
+    return trace
+
+
 def main_race(args) -> dict:
     import torch
 
@@ -550,9 +597,11 @@ def main_race(args) -> dict:
         clip = load_clip(args.clip, None, args.device)
         judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
         prompts = shapes.benchmark_prompts()[: args.prompts]
+        latents = None
         if schedule is None:
-            rows = run_race_trace(prompts, generator, clip, judge_clip, args.seed, args.race_trace, args.trace_at,
-                                  print, args.judge_crops, args.pool, precision=args.precision, **overrides)
+            rows, latents = run_race_trace(prompts, generator, clip, judge_clip, args.seed, args.race_trace,
+                                           args.trace_at, print, args.judge_crops, args.pool,
+                                           precision=args.precision, **overrides)
         else:
             rows = run_race(prompts, generator, clip, judge_clip, args.seed, args.candidates, schedule, args.plain,
                             print, args.judge_crops, precision=args.precision, together=together, **overrides)
@@ -570,7 +619,10 @@ def main_race(args) -> dict:
     }
     default = (f"bench/results/race_trace-seed{args.seed}.json" if schedule is None
                else f"bench/results/race_quality-seed{args.seed}.json")
-    write_json(args.out if args.out != str(ROOT / "bench/results/search_quality.json") else ROOT / default, report)
+    out = Path(args.out if args.out != str(ROOT / "bench/results/search_quality.json") else ROOT / default)
+    write_json(out, report)
+    if latents is not None:  # the traced images, for --rejudge-trace
+        np.savez_compressed(out.with_suffix(".npz"), **latents)
     for name, values in (report["summary"] or {}).items():
         print(f"{name:10} {values['right']:3} of {values['prompts']}  {values['seconds_per_sentence']:6.2f} s per "
               f"sentence  {values['ratio_to_one_take']:.2f} x one take")

@@ -88,7 +88,10 @@ def test_search_quality_benchmark_runs_and_writes_its_json_and_grid(tmp_path):
 
 def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     """--race-trace writes every candidate's points, --simulate replays schedules on them (a plain row and
-    races), --race searches plain candidates and races side by side and sums them up."""
+    races), --rejudge-trace judges a trace's saved images again, --race searches plain candidates and races
+    side by side and sums them up."""
+    import numpy as np
+
     sys.path.insert(0, str(REPO / "bench"))
     from search_quality import main
 
@@ -113,6 +116,22 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     assert main(["--simulate", str(pooled), "--max-ratio", "10"])["plain-1"]["ratio_to_one_take"] == pytest.approx(1.0)
     with pytest.raises(SystemExit, match="with and without --pool"):
         main(["--simulate", str(trace), str(pooled)])
+    # the traced images judged again from their saved latents: by the trace's judge (none: the guiding CLIP
+    # on fresh views) the same scores, by the judge CLIP others; the pixel judge's verdicts are the search's
+    latents = np.load(trace.with_suffix(".npz"))
+    assert latents["noise"].shape[:3] == (1, 2, 3) and latents["class_vector"].shape[:3] == (1, 2, 3)
+    again = main(["--rejudge-trace", str(trace), "--threads", "1", "--out", str(tmp_path / "again.json")])
+    judged = main(["--rejudge-trace", str(trace), "--threads", "1", "--judge", str(REPO / "models/shapes/clip-judge"),
+                   "--out", str(tmp_path / "judged.json")])
+    for before, same, other in zip(row["candidates"], again["results"][0]["candidates"],
+                                   judged["results"][0]["candidates"]):
+        assert [p["score"] for p in same["points"].values()] == pytest.approx(
+            [p["score"] for p in before["points"].values()], abs=1e-6)
+        assert [p["score"] for p in other["points"].values()] != pytest.approx(
+            [p["score"] for p in before["points"].values()], abs=1e-3)
+        assert [p["all"] for p in other["points"].values()] == [p["all"] for p in before["points"].values()]
+    assert judged["judge"].endswith("clip-judge") and main(["--simulate", str(tmp_path / "judged.json"),
+                                                            "--max-ratio", "10"])["plain-1"]["right"] in (0, 1)
     raced = main(["--race", "1", "--keep", "1", "--candidates", "2", "--plain", "1", "--prompts", "1", "--threads",
                   "1", "--init-samples", "8", "--out", str(tmp_path / "race.json")])
     assert raced["summary"].keys() == {"plain-1", "race"}
