@@ -280,11 +280,15 @@ def rejudge_trace(trace_path: Path, generator, clip, judge_clip, log) -> dict:
     `judge_clip`, as a race judges (rounded, from the candidate's seed), without searching: the trace that
     run would have written with that judge (the pixel judge's verdicts and the seconds are the search's,
     kept), for --simulate."""
-    trace = json.loads(trace_path.read_text())
-    found = np.load(trace_path.with_suffix(".npz"))
+    trace, saved = json.loads(trace_path.read_text()), trace_path.with_suffix(".npz")
+    if not saved.is_file():
+        raise SystemExit(f"--rejudge-trace: {trace_path} has no latents beside it ({saved.name}); "
+                         "only traces written with them can be judged again")
+    found = np.load(saved)
     settings = SearchSettings(**{k: v for k, v in trace["settings"].items() if k != "judge_crops"})
+    crops = trace["settings"]["judge_crops"]
     for r, row in enumerate(trace["results"]):
-        judge = RaceJudge(generator, clip, judge_clip, [(row["prompt"], 1.0)], settings, trace["settings"]["judge_crops"])
+        judge = RaceJudge(generator, clip, judge_clip, [(row["prompt"], 1.0)], settings, crops)
         for k, candidate in enumerate(row["candidates"]):
             for p, point in enumerate(candidate["points"].values()):
                 image = SimpleNamespace(noise=found["noise"][r, k, p], class_vector=found["class_vector"][r, k, p])

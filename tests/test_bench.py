@@ -132,6 +132,8 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
         assert [p["all"] for p in other["points"].values()] == [p["all"] for p in before["points"].values()]
     assert judged["judge"].endswith("clip-judge") and main(["--simulate", str(tmp_path / "judged.json"),
                                                             "--max-ratio", "10"])["plain-1"]["right"] in (0, 1)
+    with pytest.raises(SystemExit, match="no latents beside it"):  # a rejudged trace has none of its own
+        main(["--rejudge-trace", str(tmp_path / "judged.json"), "--out", str(tmp_path / "twice.json")])
     raced = main(["--race", "1", "--keep", "1", "--candidates", "2", "--plain", "1", "--prompts", "1", "--threads",
                   "1", "--init-samples", "8", "--out", str(tmp_path / "race.json")])
     assert raced["summary"].keys() == {"plain-1", "race"}
