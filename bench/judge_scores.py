@@ -183,11 +183,13 @@ def rejudge(earlier_path: Path, counts: list[int], generator, clip, judge_clip, 
     from types import SimpleNamespace
 
     earlier = json.loads(earlier_path.read_text())
-    found, rows = np.load(earlier_path.with_suffix(".npz")), []
+    with np.load(earlier_path.with_suffix(".npz")) as arrays:  # each read of a member decompresses it: once
+        noise, class_vector = arrays["noise"], arrays["class_vector"]
+    rows = []
     for r, row in enumerate(earlier["results"]):
         candidates = []
         for k, before in enumerate(row["candidates"]):
-            latents = SimpleNamespace(noise=found["noise"][r, k], class_vector=found["class_vector"][r, k])
+            latents = SimpleNamespace(noise=noise[r, k], class_vector=class_vector[r, k])
             candidates.append({"seed": before["seed"], "loss": before["loss"], "all": before["all"],
                                **judged_on_views(generator, clip, judge_clip, latents, row["prompt"], before["seed"],
                                                  counts)})

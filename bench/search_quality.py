@@ -262,8 +262,7 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
                     began = time.perf_counter()
                     score = judge.score_of(judge.scores(found, k_seed))
                     judge_s.append(time.perf_counter() - began)
-                    points[t] = {"score": score, "rounded": round(score, DIGITS),
-                                 "all": verdict_of(generator, found, wanted, settings)}
+                    points[t] = {**judged_point(score), "all": verdict_of(generator, found, wanted, settings)}
                     latents["noise"].append(found.noise)
                     latents["class_vector"].append(found.class_vector)
             candidates.append({"seed": k_seed, "start_s": start_s, "iteration_s": iteration_s,
@@ -275,6 +274,11 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
     return rows, {name: np.asarray(values).reshape(len(rows), count, points, -1) for name, values in latents.items()}
 
 
+def judged_point(score: float) -> dict:
+    """A trace point's judge score, and the score rounded as a race decides on it."""
+    return {"score": score, "rounded": round(score, DIGITS)}
+
+
 def rejudge_trace(trace_path: Path, generator, clip, judge_clip, log) -> dict:
     """A --race-trace run (`trace_path` and the latents beside it) with every traced image judged again by
     `judge_clip`, as a race judges (rounded, from the candidate's seed), without searching: the trace that
@@ -284,16 +288,16 @@ def rejudge_trace(trace_path: Path, generator, clip, judge_clip, log) -> dict:
     if not saved.is_file():
         raise SystemExit(f"--rejudge-trace: {trace_path} has no latents beside it ({saved.name}); "
                          "only traces written with them can be judged again")
-    found = np.load(saved)
+    with np.load(saved) as arrays:  # each read of an .npz member decompresses it again: read them once
+        noise, class_vector = arrays["noise"], arrays["class_vector"]
     settings = SearchSettings(**{k: v for k, v in trace["settings"].items() if k != "judge_crops"})
     crops = trace["settings"]["judge_crops"]
     for r, row in enumerate(trace["results"]):
         judge = RaceJudge(generator, clip, judge_clip, [(row["prompt"], 1.0)], settings, crops)
         for k, candidate in enumerate(row["candidates"]):
             for p, point in enumerate(candidate["points"].values()):
-                image = SimpleNamespace(noise=found["noise"][r, k, p], class_vector=found["class_vector"][r, k, p])
-                point["score"] = judge.score_of(judge.scores(image, candidate["seed"]))
-                point["rounded"] = round(point["score"], DIGITS)
+                image = SimpleNamespace(noise=noise[r, k, p], class_vector=class_vector[r, k, p])
+                point.update(judged_point(judge.score_of(judge.scores(image, candidate["seed"]))))
         log(f"rejudged: {r + 1}/{len(trace['results'])} {row['prompt']!r}")
     return {**trace, "rejudged": {"trace": str(trace_path), "judge": trace["judge"]}}
 
@@ -573,13 +577,18 @@ def main_simulate(args) -> dict:
     return found
 
 
+def load_models(args):
+    """The generator, the guiding CLIP and the judge CLIP (None without --judge) the arguments name."""
+    generator = load_generator(args.generator, args.device)
+    clip = load_clip(args.clip, None, args.device)
+    return generator, clip, load_clip(args.judge, None, args.device) if args.judge else None
+
+
 def main_rejudge_trace(args) -> dict:
     if args.out == str(ROOT / "bench/results/search_quality.json"):
         raise SystemExit("--rejudge-trace: say where the rejudged trace goes (--out)")
     with deterministic(args.threads):
-        generator = load_generator(args.generator, args.device)
-        clip = load_clip(args.clip, None, args.device)
-        judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
+        generator, clip, judge_clip = load_models(args)
         trace = rejudge_trace(args.rejudge_trace, generator, clip, judge_clip, print)
     trace["judge"] = args.judge
     write_json(Path(args.out), trace)
@@ -597,9 +606,7 @@ def main_race(args) -> dict:
         schedule.check(args.candidates, settings.iterations, settings.init_samples, settings.init_top)
     together = batches_populations(torch.device(args.device)) if args.together is None else args.together == "yes"
     with deterministic(args.threads):
-        generator = load_generator(args.generator, args.device)
-        clip = load_clip(args.clip, None, args.device)
-        judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
+        generator, clip, judge_clip = load_models(args)
         prompts = shapes.benchmark_prompts()[: args.prompts]
         latents = None
         if schedule is None:
@@ -637,10 +644,8 @@ def main_candidates(args) -> dict:
     import torch
 
     with deterministic(args.threads):
-        generator = load_generator(args.generator, args.device)
-        clip = load_clip(args.clip, None, args.device)
+        generator, clip, judge_clip = load_models(args)
         prompts = shapes.benchmark_prompts()[: args.prompts]
-        judge_clip = load_clip(args.judge, None, args.device) if args.judge else None
         rows = run_candidates(prompts, generator, clip, args.seed, args.candidates, print, judge_clip,
                               precision=args.precision, judge_crops=args.judge_crops)
         batching = batched_populations(generator, clip, args.candidates)
