@@ -222,13 +222,14 @@ def verdict_of(generator, found, wanted, settings) -> bool:
 
 
 def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, trace_at: list[int], log,
-                   judge_crops=JUDGE_CROPS, pool: bool = False, **overrides) -> list:
+                   judge_crops=JUDGE_CROPS, pool: str | None = None, **overrides) -> list:
     """Each prompt's `count` candidates searched whole (the demo setting with `overrides`), each one's best
     image so far judged as a race judges it (rounded) and read by the pixel judge after each iteration
     of `trace_at` and at the end; the seconds of its start, of each iteration and of each judging.
-    With `pool`, the candidates share one pool of draws: candidate 0 is the plain take (its start scores
-    init_samples draws), candidate k > 0 starts from that pool's (k + 1)-th best draw instead of scoring
-    draws of its own (its start: one evaluation). Returns the rows and, for `rejudge_trace`, each traced
+    With a `pool`, the candidates share one pool of draws: candidate 0 is the plain take (its start scores
+    init_samples draws), candidate k > 0 starts from that pool's (k + 1)-th best draw ('rank'), or the
+    k-th `pool_by_class` chooses ('class'), instead of scoring draws of its own (its start: one
+    evaluation). Returns the rows and, for `rejudge_trace`, each traced
     image's latents: {'noise', 'class_vector'}, arrays [prompt, candidate, trace point, ...], the points in
     the rows' order."""
     from machine_imagination.search.objective import Objective
@@ -246,7 +247,8 @@ def run_race_trace(prompts, generator, clip, judge_clip, seed: int, count: int, 
             k_seed = candidate_seed(seed + i, k)
             began = time.perf_counter()
             if pool and k == 0:
-                state = SearchState.fresh(k_seed, objective, settings, log=lambda m: None, pool=count - 1)
+                state = SearchState.fresh(k_seed, objective, settings, log=lambda m: None, pool=count - 1,
+                                          by_class=pool == "class")
                 shared = state.pool
             else:
                 state = SearchState.fresh(k_seed, objective, settings, start=None if shared is None else shared[k - 1],
@@ -474,10 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="trace K candidates per prompt for simulate_race (default --out: "
                              "bench/results/race_trace-seed<S>.json)")
     parser.add_argument("--trace-at", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8, 10, 12])
-    parser.add_argument("--pool", action="store_true",
+    parser.add_argument("--pool", nargs="?", choices=["rank", "class"], const="rank", default=None,
                         help="with --race-trace: the candidates share one pool of draws (the first one's), "
-                             "candidate k starting from its (k + 1)-th best (a --race shares one whenever "
-                             "its candidates start from draws, as search.race does)")
+                             "candidate k starting from its (k + 1)-th best ('rank'), or from the draws "
+                             "`pool_by_class` chooses ('class': another class's best, then the best class's "
+                             "next); a --race shares one whenever its candidates start from draws, as "
+                             "search.race does")
     parser.add_argument("--race", type=int, nargs="+", default=None, metavar="ROUND",
                         help="race --candidates K by rounds after these iterations (search.race.rounds) ...")
     parser.add_argument("--keep", type=int, nargs="+", default=None, help="... keeping these (search.race.keep)")
@@ -622,6 +626,7 @@ def main_race(args) -> dict:
                     "torch": torch.__version__},
         "setting": DEMO, "judge": args.judge, "seed": args.seed,
         "pool": bool(args.pool) if schedule is None else shares_starts(settings.init_samples),
+        "pool_rule": args.pool if schedule is None else "rank",
         "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
         "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates,
                                                "together": together},

@@ -9,7 +9,7 @@ from machine_imagination.search.judge import JudgeSettings, judge
 from machine_imagination.search.loop import search_prompt
 from machine_imagination.search.objective import Objective
 from machine_imagination.search.settings import OPTIMIZERS, SearchSettings
-from machine_imagination.search.starts import initial_class_vectors
+from machine_imagination.search.starts import initial_class_vectors, pool_by_class
 
 SMALL = SearchSettings(iterations=4, population=6, crops=4, generator_batch=4, clip_batch=8)
 
@@ -221,6 +221,40 @@ def test_a_given_start_is_the_search_start_in_place_of_its_own_draws(generator, 
     np.testing.assert_array_equal(given.start, pool[1:2])
     np.testing.assert_array_equal(np.asarray(given.es.mean), pool[1])
     assert not np.array_equal(own.start[:1], given.start)
+
+
+def test_a_pool_by_class_hedges_with_another_class_then_keeps_to_the_best_class():
+    """The draws a race's other candidates start from, chosen by class: another class's best draw first,
+    then the best draw's class in the order of the losses, then the rest; by loss alone without classes."""
+    z_dim, classes = 2, np.array([0, 0, 1, 0, 2, 1])
+    samples = np.zeros((6, z_dim + 3))
+    samples[np.arange(6), z_dim + classes] = 1.0
+    ranked = np.argsort([0.5, 0.1, 0.3, 0.2, 0.4, 0.6])  # draws 1 (class 0), 3 (0), 2 (1), 4 (2), 0 (0), 5 (1)
+    # the first candidate takes draw 1; class 1's best (2) hedges; then class 0's next (3, 0); then 4, 5
+    assert pool_by_class(samples, ranked, 1, 4, z_dim).tolist() == [2, 3, 0, 4]
+    assert pool_by_class(samples, ranked, 1, 5, z_dim).tolist() == [2, 3, 0, 4, 5]
+    assert pool_by_class(samples, ranked, 2, 2, z_dim).tolist() == [2, 0]  # init_top 2: draws 1 and 3 taken
+    one_class = samples.copy()
+    one_class[:, z_dim:] = [1.0, 0.0, 0.0]  # no other class to hedge with: the order of the losses
+    assert pool_by_class(one_class, ranked, 1, 3, z_dim).tolist() == [3, 2, 4]
+    assert pool_by_class(samples[:, :z_dim], ranked, 1, 3, z_dim).tolist() == [3, 2, 4]  # a fixed class
+
+
+def test_a_search_keeps_its_pool_by_class_for_the_race(generator, clip):
+    """`SearchState.fresh(pool=n, by_class=True)` keeps the draws `pool_by_class` chooses, and the
+    search itself (its start) is the same as with the pool by loss."""
+    from machine_imagination.search.state import SearchState
+
+    settings = SearchSettings(iterations=1, population=4, crops=4, init_samples=40)
+    objective = Objective(generator, clip, [("a storm", 1.0)], settings)
+    every = SearchState.fresh(2, objective, settings, pool=40, log=lambda m: None)  # all 41 draws, best first
+    by_class = SearchState.fresh(2, objective, settings, pool=5, by_class=True, log=lambda m: None)
+    np.testing.assert_array_equal(by_class.start, every.start)
+    drawn = np.concatenate([every.start, every.pool])
+    chosen = pool_by_class(drawn, np.arange(len(drawn)), 1, 5, generator.z_dim)
+    np.testing.assert_array_equal(by_class.pool, drawn[chosen])
+    top = np.argmax(drawn[:, generator.z_dim:], axis=1)
+    assert top[chosen[0]] != top[0]  # (the tiny generator's 1000 classes: the best class's next is rarely drawn)
 
 
 def test_negative_prompt_lowers_similarity_to_the_negative_text(generator, clip):

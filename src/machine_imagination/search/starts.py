@@ -106,3 +106,23 @@ def start_vector(previous, generator, settings: SearchSettings, *, fixed_class=N
     else:
         raise ValueError("story coherence: a search over class logits cannot start from class embeddings")
     return np.concatenate([noise, cls])
+
+
+def pool_by_class(samples: np.ndarray, ranked: np.ndarray, taken: int, count: int, z_dim: int) -> np.ndarray:
+    """The `count` scored draws a race's other candidates start from (indices into `samples`, whose
+    losses rank them as `ranked`, the first `taken` already the first candidate's start): the best draw
+    of another class than the best draw's (a hedge against the guiding CLIP's best class being wrong),
+    then the next best draws of the best draw's class, then the rest in the order of their losses.
+    A draw's class is its largest class logit; draws without a class part keep the order of their losses."""
+    rest = [int(i) for i in ranked[taken:]]
+    if samples.shape[1] == z_dim:  # the class is fixed (search.optimize_class off): no classes to tell apart
+        return np.asarray(rest[:count], dtype=np.int64)
+    # 1. each draw's class, and the best draw's
+    classes = np.argmax(samples[:, z_dim:], axis=1)
+    best = classes[ranked[0]]
+    # 2. the best draw of another class, then the best class's next best, then the others
+    other = next((i for i in rest if classes[i] != best), None)
+    hedge = [] if other is None else [other]
+    same = [i for i in rest if classes[i] == best]
+    order = hedge + same + [i for i in rest if i not in hedge and classes[i] != best]
+    return np.asarray(order[:count], dtype=np.int64)

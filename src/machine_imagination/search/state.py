@@ -16,8 +16,8 @@ import numpy as np
 from ..latents import softmax
 from .objective import with_class
 from .settings import SearchSettings
-from .starts import (cma_es_mean, draw_candidates, initial_class_vectors, nearest_class, redraw_out_of_range,
-                     start_vector)
+from .starts import (cma_es_mean, draw_candidates, initial_class_vectors, nearest_class, pool_by_class,
+                     redraw_out_of_range, start_vector)
 
 
 class SearchError(RuntimeError):
@@ -168,12 +168,12 @@ class SearchState:
 
     @classmethod
     def fresh(cls, seed: int, objective, settings: SearchSettings, previous=None, log=print, *,
-              start=None, pool: int = 0) -> "SearchState":
+              start=None, pool: int = 0, by_class: bool = False) -> "SearchState":
         """A new search from its seed; `previous`: a previous sentence's `Latents` (story mode); `start`: a
         starting point [D] chosen elsewhere (a draw of a pool the sentence's candidates share), taken as
         it is instead of this seed's own draws; `pool`: how many of its scored draws after the ones it
-        starts from to keep (`state.pool`, best first) for the candidates that share them. Neither
-        changes the search itself."""
+        starts from to keep (`state.pool`, best first) for the candidates that share them, with `by_class`
+        chosen by `pool_by_class` instead of by their losses alone. Neither changes the search itself."""
         import torch
 
         generator, clip = objective.generator, objective.clip
@@ -208,7 +208,9 @@ class SearchState:
             ranked = np.argsort(losses)
             order = ranked[: max(1, settings.init_top)]
             start = samples[order]
-            if pool:
+            if pool and by_class:
+                state.pool = samples[pool_by_class(samples, ranked, len(order), pool, generator.z_dim)]
+            elif pool:
                 state.pool = samples[ranked[len(order): len(order) + pool]]
             log(f"initialisation: best {len(order)} of {len(samples)} random draws, loss {losses[order[0]]:.3f}")
         state.start = start
