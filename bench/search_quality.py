@@ -626,7 +626,7 @@ def main_race(args) -> dict:
                     "torch": torch.__version__},
         "setting": DEMO, "judge": args.judge, "seed": args.seed,
         "pool": bool(args.pool) if schedule is None else shares_starts(settings.init_samples),
-        "pool_rule": args.pool if schedule is None else "rank",
+        "pool_rule": args.pool if schedule is None else "class",  # a race chooses its pool by class (start_runners)
         "settings": {**asdict(settings), "judge_crops": args.judge_crops},  # the raced (traced) candidates'
         "race": None if schedule is None else {**asdict(schedule), "candidates": args.candidates,
                                                "together": together},

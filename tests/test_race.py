@@ -87,7 +87,7 @@ def test_the_schedule_decides_who_stops_from_the_recorded_scores(raced):
 def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
     """Bit for bit: candidate k run alone for the iterations it reached in the race (the candidates of a
     race run one after the other, never batched together, on the CPU): candidate 0 is the plain search
-    of its seed; candidate k > 0 is its seed's search from the k-th next best of candidate 0's draws."""
+    of its seed; candidate k > 0 is its seed's search from the k-th draw of candidate 0's pool (chosen by class)."""
     config, out, files, records, _, _ = raced
     with deterministic(1):  # as the job searched (one thread)
         alone = searched_alone(config, records, generator, clip)
@@ -102,11 +102,11 @@ def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
 
 def searched_alone(config, records, generator, clip) -> list:
     """Each raced candidate searched alone for the iterations it reached: candidate 0 as a plain search,
-    candidate k > 0 from the k-th next best of candidate 0's draws."""
+    candidate k > 0 from the k-th draw of candidate 0's pool (chosen by class)."""
     parts = [("a storm at sea", 1.0)]
     settings = SearchSettings.from_config(config)
     objective = Objective(generator, clip, parts, settings)
-    pool = SearchState.fresh(records[0].seed, objective, settings, log=lambda m: None, pool=3).pool
+    pool = SearchState.fresh(records[0].seed, objective, settings, log=lambda m: None, pool=3, by_class=True).pool
     assert pool.shape[0] == 3 and len({row.tobytes() for row in pool}) == 3
     found = []
     for k, record in enumerate(records):

@@ -168,6 +168,15 @@ def test_the_shipped_models_load_through_the_real_loaders_in_the_real_formats(sh
     assert (clip.image_size, clip.tokenizer.context_length) == (64, 20)
     size = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
     assert size <= 25 * 2**20
+    # the judge was trained as the training plan says: its first phase, then the further one
+    from machine_imagination.worlds.shapes_training import SHAPES_TRAINING as plan
+
+    log = (SHIPPED / "clip-judge" / "training.log").read_text().splitlines()
+    assert [line.split(", torch")[0] for line in log if line.startswith("clip-judge:")] == [
+        f"clip-judge: {plan.judge_steps} steps, seed {plan.judge_seed}, {plan.threads} threads",
+        f"clip-judge: {plan.judge_boundary_steps} steps further from the above, {plan.judge_boundary_groups} groups of "
+        f"in-between shapes a batch, lr {plan.judge_boundary_lr:g}, seed {plan.judge_seed}, {plan.threads} threads"]
+    assert log[-1].startswith(f"clip step {plan.judge_boundary_steps}/{plan.judge_boundary_steps}:")
 
 
 def test_the_shipped_clips_tell_shapes_and_colours_apart(shipped):
@@ -248,12 +257,13 @@ def test_retraining_is_deterministic_and_depends_on_the_seed(tmp_path, capsys):
     from machine_imagination.cli import main
     from machine_imagination.worlds.shapes_training import TrainingPlan, compare_models, train_models
 
-    steps = {"generator_steps": 3, "clip_steps": 2, "judge_steps": 2, "threads": 2}
+    steps = {"generator_steps": 3, "clip_steps": 2, "judge_steps": 2, "judge_boundary_steps": 2, "threads": 2}
     train_models(tmp_path / "a", TrainingPlan(**steps), log=lambda m: None)
     train_models(tmp_path / "c", TrainingPlan(**steps, seed=1), log=lambda m: None)
     # the command-line retraining, checked against the first
     assert main(["shapes", "train", "--out", str(tmp_path / "b"), "--generator-steps", "3", "--clip-steps", "2",
-                 "--judge-steps", "2", "--threads", "2", "--compare", str(tmp_path / "a")]) == 0
+                 "--judge-steps", "2", "--judge-boundary-steps", "2", "--threads", "2", "--compare",
+                 str(tmp_path / "a")]) == 0
     assert f"byte-identical to {tmp_path / 'a'}" in capsys.readouterr().out
     assert compare_models(tmp_path / "a", tmp_path / "b") == []
     assert main(["shapes", "evaluate", "--models", str(tmp_path / "nowhere")]) == 2
@@ -264,7 +274,15 @@ def test_retraining_is_deterministic_and_depends_on_the_seed(tmp_path, capsys):
     assert (tmp_path / "a" / "clip-judge" / "open_clip_pytorch_model.bin").read_bytes() != \
         (tmp_path / "a" / "clip-shapes" / "open_clip_pytorch_model.bin").read_bytes()
     assert "3 steps, seed 0, 2 threads" in (tmp_path / "a" / "biggan-shapes" / "training.log").read_text()
-    assert "2 steps, seed 3, 2 threads" in (tmp_path / "a" / "clip-judge" / "training.log").read_text()
+    judge_log = (tmp_path / "a" / "clip-judge" / "training.log").read_text()
+    assert "clip-judge: 2 steps, seed 3, 2 threads" in judge_log
+    assert "clip-judge: 2 steps further from the above, 12 groups of in-between shapes a batch" in judge_log
+    # the further phase moved the judge: its first phase alone writes other weights
+    from machine_imagination.worlds.shapes_training import train_clip
+
+    train_clip(tmp_path / "first", steps=2, seed=3, threads=2, log=lambda m: None)
+    assert (tmp_path / "first" / "open_clip_pytorch_model.bin").read_bytes() != \
+        (tmp_path / "a" / "clip-judge" / "open_clip_pytorch_model.bin").read_bytes()
     evaluation = json.loads((tmp_path / "a" / "evaluation.json").read_text())
     assert evaluation["judge_on_renders"]["images"] == 1000 and evaluation["judge_clip_zero_shot"]["renders"] == 480
 

@@ -385,7 +385,8 @@ def cmd_shapes_train(args) -> int:
     from .worlds.shapes_training import TrainingPlan, compare_models, train_models
 
     plan = TrainingPlan(seed=args.seed, threads=args.threads, generator_steps=args.generator_steps,
-                        clip_steps=args.clip_steps, judge_seed=args.judge_seed, judge_steps=args.judge_steps)
+                        clip_steps=args.clip_steps, judge_seed=args.judge_seed, judge_steps=args.judge_steps,
+                        judge_boundary_steps=args.judge_boundary_steps)
     result = train_models(args.out, plan, log=lambda message: print(message, file=sys.stderr))
     print(json.dumps(result, indent=1))
     if args.compare:
@@ -489,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--judge-steps", type=int, default=SHAPES_TRAINING.judge_steps)
     train.add_argument("--judge-seed", type=int, default=SHAPES_TRAINING.judge_seed,
                        help="the judge CLIP's (another seed than --seed, so that it errs apart)")
+    train.add_argument("--judge-boundary-steps", type=int, default=SHAPES_TRAINING.judge_boundary_steps,
+                       help="then the judge's further steps with in-between shapes in every batch (0: none)")
     train.add_argument("--threads", type=int, default=SHAPES_TRAINING.threads,
                        help="torch threads (the result depends on it)")
     train.set_defaults(run=cmd_shapes_train)

@@ -9,8 +9,11 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
 
 - The candidates share one pool of draws (when the search starts from the best of search.init_samples
   draws): candidate 0 starts as it would alone, scoring its seed's draws, and candidate k > 0 starts from
-  the next best of those draws instead of scoring draws of its own (`start_runners`). A start is most of
-  a race's cost otherwise (docs/quality.md, "A pool of draws the candidates share").
+  one of those draws instead of scoring draws of its own (`start_runners`). A start is most of a race's
+  cost otherwise (docs/quality.md, "A pool of draws the candidates share"). The draws are chosen by class
+  (`starts.pool_by_class`): candidate 1 from the best draw of another class than candidate 0's, the
+  others from the next best draws of candidate 0's class, because a search ends in its start's class
+  (right 94 % of the time from the right class, 11 % from another: docs/quality.md, "Candidates by class").
 - A candidate is the same search in a race as alone: stopped after t iterations its result is that of
   its search (from its seed, and for k > 0 from its start in the pool) run for t iterations (the best
   image it had seen), and a finisher's is the whole search's (`search.loop.advance` runs a search in
@@ -133,8 +136,9 @@ def race_identity(config: dict, seed: int, candidates: int) -> dict | None:
     schedule = RaceSchedule.from_config(config)
     if schedule is None:
         return None
-    # candidates that share candidate 0's draws say so (a race without a pool is as it was before pools)
-    pool = {"starts": "shared"} if shares_starts(config["search"]["init_samples"]) else {}
+    # candidates that share candidate 0's draws say how they are chosen (a race without a pool is as it was
+    # before pools; "shared" was the draws by loss alone, before the choice by class)
+    pool = {"starts": "shared by class"} if shares_starts(config["search"]["init_samples"]) else {}
     return {**asdict(schedule), "candidates": int(candidates), "sentence_seed": int(seed),
             "digits": DIGITS, "judge": judge_identity(config), **pool}
 
@@ -179,15 +183,16 @@ class Runner:
 def start_runners(seeds: list[int], objective, settings: SearchSettings, previous=None, checkpoints=None,
                   log=print) -> list[Runner]:
     """The race's candidates, each from its checkpoint or else fresh from its seed: candidate 0 as alone,
-    keeping the next best of its scored draws (its state's pool, saved with it); candidate k > 0 from
-    the pool's k-th draw (without a pool, from its own draws)."""
+    keeping the draws `pool_by_class` chooses from its scored ones (its state's pool, saved with it);
+    candidate k > 0 from the pool's k-th draw (without a pool, from its own draws)."""
     checkpoints = checkpoints or [None] * len(seeds)
     pooled = shares_starts(settings.init_samples)
     runners = []
     for k, (seed, checkpoint) in enumerate(zip(seeds, checkpoints)):
         state = SearchState.resume(checkpoint)
         if state is None and k == 0:
-            state = SearchState.fresh(seed, objective, settings, previous, log, pool=len(seeds) - 1 if pooled else 0)
+            state = SearchState.fresh(seed, objective, settings, previous, log, pool=len(seeds) - 1 if pooled else 0,
+                                      by_class=True)
         elif state is None:
             start = runners[0].state.pool[k - 1] if pooled else None
             state = SearchState.fresh(seed, objective, settings, previous, log, start=start)
