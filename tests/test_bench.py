@@ -216,7 +216,8 @@ def test_judge_views_picks_by_the_judge_clips_score_on_each_number_of_views():
 
 def test_rejudge_judges_saved_candidates_again_as_their_search_judged_them(tmp_path):
     """A --judge-views run's candidates, from the latents saved beside it, judged again without searching:
-    by the same judge the scores recorded, by another CLIP other scores."""
+    by the same CLIP the scores recorded, by another CLIP other scores. (The run's judge CLIP was the one
+    shipped before the judge was trained further, ea07348; its guiding CLIP is still the shipped one.)"""
     import numpy as np
 
     sys.path.insert(0, str(REPO / "bench"))
@@ -233,11 +234,16 @@ def test_rejudge_judges_saved_candidates_again_as_their_search_judged_them(tmp_p
     generator = load_generator(str(REPO / "models/shapes/biggan-shapes"))
     clip, judge = (load_clip(str(REPO / "models/shapes" / name), None) for name in ("clip-shapes", "clip-judge"))
     again = rejudge(tmp_path / "run.json", [16], generator, clip, judge, lambda m: None)
-    recorded = [c["views"]["16"] for c in first["results"][0]["candidates"]]
-    assert [c["views"][16] for c in again["results"][0]["candidates"]] == pytest.approx(recorded, rel=1e-5)
+    recorded = {name: [c[name]["16"] for c in first["results"][0]["candidates"]] for name in ("views", "guide_views")}
+    # the guiding CLIP scores as it did in the run; the judge CLIP shipped now, otherwise than the run's
+    assert [c["guide_views"][16] for c in again["results"][0]["candidates"]] == \
+        pytest.approx(recorded["guide_views"], rel=1e-5)
+    assert [c["views"][16] for c in again["results"][0]["candidates"]] != pytest.approx(recorded["views"], rel=1e-3)
     assert [c["all"] for c in again["results"][0]["candidates"]] == [c["all"] for c in first["results"][0]["candidates"]]
+    # the guiding CLIP as the judge: the judge's scores are the guide's recorded ones (the same views)
     other = rejudge(tmp_path / "run.json", [16], generator, clip, clip, lambda m: None)
-    assert [c["views"][16] for c in other["results"][0]["candidates"]] != pytest.approx(recorded, rel=1e-3)
+    assert [c["views"][16] for c in other["results"][0]["candidates"]] == pytest.approx(recorded["guide_views"],
+                                                                                      rel=1e-5)
 
 
 def test_parse_checks_times_a_jobs_and_the_main_processs_parse(tmp_path):
