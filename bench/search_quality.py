@@ -493,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="race traces (--race-trace's files): every schedule of one or two rounds simulated, "
                              "the best within --max-ratio of one take listed")
     parser.add_argument("--max-ratio", type=float, default=2.5)
+    parser.add_argument("--count-on", type=Path, nargs="+", default=None, metavar="TRACE",
+                        help="with --simulate: other seeds' traces, on which the schedules chosen on the --simulate "
+                             "traces are counted")
     parser.add_argument("--rejudge-trace", type=Path, default=None, metavar="TRACE",
                         help="a --race-trace file judged again by --judge from the images saved beside it, no "
                              "search: writes the trace that judge would have given (--out) for --simulate")
@@ -548,21 +551,26 @@ def main(argv=None) -> dict:
     return report
 
 
-def main_simulate(args) -> dict:
-    """Every schedule of one or two rounds (rounds among the traced iterations) over every K up to the
-    traced count, simulated on the traces of every seed given; the best within --max-ratio listed."""
-    import itertools
-
-    traces = [json.loads(path.read_text()) for path in args.simulate]
+def load_traces(paths) -> tuple[list, int, bool]:
+    """The traced prompts of every --race-trace file in `paths` (their points keyed by iteration), the
+    searches' iterations, and whether the candidates shared a pool (the same for every file)."""
+    traces = [json.loads(Path(path).read_text()) for path in paths]
     rows = [row for trace in traces for row in trace["results"]]
     for candidate in (c for row in rows for c in row["candidates"]):  # JSON's keys are strings
         candidate["points"] = {int(t): point for t, point in candidate["points"].items()}
-    iterations = traces[0]["settings"]["iterations"]
     pool = bool(traces[0].get("pool"))
     if any(bool(trace.get("pool")) != pool for trace in traces):
         raise SystemExit("--simulate: traces with and without --pool cannot be simulated together")
+    return rows, traces[0]["settings"]["iterations"], pool
+
+
+def every_schedule(rows, iterations: int, pool: bool) -> dict:
+    """Every plain K and every schedule of one or two rounds (among the traced iterations) over every K up
+    to the traced count, by name ('plain-K', 'K=.. rounds=[..] keep=[..]'): simulate_race's outcome."""
+    import itertools
+
     traced = len(rows[0]["candidates"])
-    points = sorted(int(t) for t in rows[0]["candidates"][0]["points"] if int(t) < iterations)
+    points = sorted(t for t in rows[0]["candidates"][0]["points"] if t < iterations)
     found = {}
     for count in range(1, traced + 1):
         found[f"plain-{count}"] = simulate_race(rows, None, count, iterations, pool)
@@ -571,14 +579,33 @@ def main_simulate(args) -> dict:
                 schedule = RaceSchedule(tuple(rounds), tuple(keep))
                 found[f"K={count} rounds={list(rounds)} keep={list(keep)}"] = simulate_race(rows, schedule, count,
                                                                                             iterations, pool)
+    return found
+
+
+def main_simulate(args) -> dict:
+    """Every schedule simulated on the traces of every seed given (--simulate); the best within
+    --max-ratio of one take listed, and with --count-on, what those very schedules give on other seeds'
+    traces (chosen on some seeds, counted on others)."""
+    # 1. every schedule on the seeds it is chosen on
+    rows, iterations, pool = load_traces(args.simulate)
+    found = every_schedule(rows, iterations, pool)
+    # 2. the same schedules on the seeds they are counted on
+    counted, held = {}, []
+    if args.count_on:
+        held, held_iterations, held_pool = load_traces(args.count_on)
+        if (held_iterations, held_pool) != (iterations, pool):
+            raise SystemExit("--count-on: its traces must be searched as the --simulate ones (iterations, pool)")
+        counted = every_schedule(held, iterations, pool)
+    # 3. the best within --max-ratio where chosen, beside their count where not
     best = sorted((v["right"], -v["ratio_to_one_take"], name) for name, v in found.items()
                   if v["ratio_to_one_take"] <= args.max_ratio)[::-1]
-    for right, ratio, name in best[:25]:
-        print(f"{name:40} {right:3} of {len(rows)}  {-ratio:.2f} x one take")
-    for count in range(1, traced + 1):
-        v = found[f"plain-{count}"]
-        print(f"{'plain-' + str(count):40} {v['right']:3} of {len(rows)}  {v['ratio_to_one_take']:.2f} x one take")
-    return found
+    plain = [f"plain-{count}" for count in range(1, len(rows[0]["candidates"]) + 1)]
+    for name in [name for _, _, name in best[:25]] + plain:
+        line = f"{name:40} {found[name]['right']:3} of {len(rows)}  {found[name]['ratio_to_one_take']:.2f} x one take"
+        if counted:
+            line += f"   counted on: {counted[name]['right']:3} of {len(held)}  {counted[name]['ratio_to_one_take']:.2f} x"
+        print(line)
+    return {"chosen_on": found, "counted_on": counted} if counted else found
 
 
 def load_models(args):

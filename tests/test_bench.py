@@ -116,6 +116,11 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     assert main(["--simulate", str(pooled), "--max-ratio", "10"])["plain-1"]["ratio_to_one_take"] == pytest.approx(1.0)
     with pytest.raises(SystemExit, match="with and without --pool"):
         main(["--simulate", str(trace), str(pooled)])
+    # schedules chosen on some traces, counted on others: counted on the same traces, the same outcomes
+    crossed = main(["--simulate", str(trace), "--count-on", str(trace), "--max-ratio", "10"])
+    assert crossed["counted_on"] == crossed["chosen_on"] and "K=2 rounds=[1] keep=[1]" in crossed["counted_on"]
+    with pytest.raises(SystemExit, match="--count-on"):
+        main(["--simulate", str(trace), "--count-on", str(pooled)])
     # the traced images judged again from their saved latents: by the trace's judge (none: the guiding CLIP
     # on fresh views) the same scores, by the judge CLIP others; the pixel judge's verdicts are the search's
     latents = np.load(trace.with_suffix(".npz"))
