@@ -37,6 +37,12 @@ latents are saved beside the trace (.npz), so that `--rejudge-trace TRACE --judg
 the trace another judge CLIP would have given in minutes, without searching again:
 
     python bench/search_quality.py --rejudge-trace bench/results/race_trace-S.json --judge DIR --out F
+
+`--simulate` keeps a raced candidate as the pipeline does, as its best judged image (`--kept last`: as its
+last image, the races before that); `--count-on OTHERS` counts the schedules chosen on the --simulate
+traces on other seeds' traces:
+
+    python bench/search_quality.py --simulate A.json B.json --count-on C.json D.json --max-ratio 2.5
 """
 from __future__ import annotations
 
@@ -304,12 +310,17 @@ def rejudge_trace(trace_path: Path, generator, clip, judge_clip, log) -> dict:
     return {**trace, "rejudged": {"trace": str(trace_path), "judge": trace["judge"]}}
 
 
-def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int, pool: bool = False) -> dict:
+def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int, pool: bool = False,
+                  kept: str = "judged") -> dict:
     """What a race of the first `count` traced candidates by `schedule` gives (None: plain candidates,
     every one finished and the best final judge score kept): prompts right, and the seconds per sentence
     the traced parts add up to (starts, iterations run, judgings, each at its median), against one
     take's (a start, every iteration, one judging). With `pool` (a trace of candidates sharing one pool
-    of draws), the first candidate's start is one take's and the others' starts are theirs."""
+    of draws), the first candidate's start is one take's and the others' starts are theirs. A raced
+    candidate is kept as its best judged image (`kept` 'judged', as search.race.race keeps it: the
+    highest rounded score of its rounds' images and, a finisher, its last, the later of equals; every
+    finisher judged at the end), or as its last image ('last': the races before that, a lone finisher
+    not judged)."""
     # the parts' median seconds over every traced candidate (robust to a busy moment of the machine)
     every = [c for row in rows for c in row["candidates"]]
     start_s = float(np.median([c["start_s"] for c in every]))
@@ -324,16 +335,30 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
     for row in rows:
         candidates = row["candidates"][:count]
         live, judged = list(range(count)), 0
-        reached = [iterations] * count
-        for until, kept in (zip(schedule.rounds, schedule.keep) if schedule else []):
+        reached, best = [iterations] * count, {}  # best: each candidate's best judged (rounded score, iteration)
+
+        def see(k, until):  # candidate k judged after iteration `until`: kept if not lower than its best
+            if k not in best or candidates[k]["points"][until]["rounded"] >= best[k][0]:
+                best[k] = (candidates[k]["points"][until]["rounded"], until)
+
+        for until, going_on in (zip(schedule.rounds, schedule.keep) if schedule else []):
             judged += len(live)
-            going = sorted(live, key=lambda k: (-candidates[k]["points"][until]["rounded"], k))[:kept]
+            for k in live:
+                see(k, until)
+            going = sorted(live, key=lambda k: (-candidates[k]["points"][until]["rounded"], k))[:going_on]
             for k in set(live) - set(going):
                 reached[k] = until
             live = going
-        kept = max(live, key=lambda k: (candidates[k]["points"][iterations]["score"], -k))
-        judged += len(live) if len(live) > 1 else 0
-        right.append(candidates[kept]["points"][iterations]["all"])
+        if schedule and kept == "judged":
+            for k in live:
+                see(k, iterations)
+            judged += len(live)
+            at = {k: best[k][1] for k in live}
+        else:
+            at = {k: iterations for k in live}
+            judged += len(live) if len(live) > 1 else 0
+        chosen = max(live, key=lambda k: (candidates[k]["points"][at[k]]["score"], -k))
+        right.append(candidates[chosen]["points"][at[chosen]]["all"])
         seconds.append(first_s + (count - 1) * other_s + sum(reached) * iteration_s + (judged or count) * judge_s)
     return {"right": int(np.sum(right)), "prompts": len(rows), "seconds_per_sentence": float(np.mean(seconds)),
             "ratio_to_one_take": float(np.mean(seconds) / one)}
@@ -344,7 +369,7 @@ def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedu
     """Each prompt: `plain` plain candidates of the demo setting (searched whole and judged, as the
     pipeline's plain candidates: run_candidates), then its `count` candidates (the demo setting with
     `overrides`) started and raced by `schedule` as the pipeline races them (`search.race`), timed; the kept
-    candidate (the best finisher by its final judge score) read by the pixel judge. `together`: the race's
+    candidate (the best finisher by its kept image's judge score) read by the pixel judge. `together`: the race's
     live candidates' populations batched (None: as the pipeline does on this device)."""
     from machine_imagination.search.objective import Objective
 
@@ -361,14 +386,13 @@ def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedu
         judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
         runners = start_runners([candidate_seed(seed + i, k) for k in range(count)], objective, settings,
                                 log=lambda m: None)
-        results, record, _ = race(runners, schedule, objective, settings, judge=judge, together=together,
-                                  log=lambda m: None)
-        finishers = record.finishers
-        scores = {k: judge.score_of(judge.scores(results[k], runners[k].seed)) if len(finishers) > 1 else 0.0
-                  for k in finishers}
-        kept = max(finishers, key=lambda k: (scores[k], -k))
+        results, record, judged = race(runners, schedule, objective, settings, judge=judge, together=together,
+                                       log=lambda m: None)
+        # the best finisher by its kept image's judge score (the race judged it: as the keep step picks)
+        kept = max(record.finishers, key=lambda k: (judge.score_of(judged[k]), -k))
         elapsed = time.perf_counter() - began
         rows[i]["race"] = {"seconds": elapsed, "kept": kept, "reached": list(record.reached),
+                           "kept_at": list(record.kept),
                            "scores": [list(r) for r in record.scores],
                            "all": verdict_of(generator, results[kept], wanted, settings)}
         log(f"race: {i + 1}/{len(prompts)} {text!r}: {'right' if rows[i]['race']['all'] else 'wrong'} "
@@ -493,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="race traces (--race-trace's files): every schedule of one or two rounds simulated, "
                              "the best within --max-ratio of one take listed")
     parser.add_argument("--max-ratio", type=float, default=2.5)
+    parser.add_argument("--kept", choices=["judged", "last"], default="judged",
+                        help="with --simulate: a raced candidate kept as its best judged image (as search.race keeps "
+                             "it) or as its last (the races before that)")
     parser.add_argument("--count-on", type=Path, nargs="+", default=None, metavar="TRACE",
                         help="with --simulate: other seeds' traces, on which the schedules chosen on the --simulate "
                              "traces are counted")
@@ -564,9 +591,10 @@ def load_traces(paths) -> tuple[list, int, bool]:
     return rows, traces[0]["settings"]["iterations"], pool
 
 
-def every_schedule(rows, iterations: int, pool: bool) -> dict:
+def every_schedule(rows, iterations: int, pool: bool, kept: str = "judged") -> dict:
     """Every plain K and every schedule of one or two rounds (among the traced iterations) over every K up
-    to the traced count, by name ('plain-K', 'K=.. rounds=[..] keep=[..]'): simulate_race's outcome."""
+    to the traced count, by name ('plain-K', 'K=.. rounds=[..] keep=[..]'): simulate_race's outcome, each
+    raced candidate kept as `kept` says."""
     import itertools
 
     traced = len(rows[0]["candidates"])
@@ -578,7 +606,7 @@ def every_schedule(rows, iterations: int, pool: bool) -> dict:
             for keep in itertools.combinations(range(count - 1, 0, -1), len(rounds)):
                 schedule = RaceSchedule(tuple(rounds), tuple(keep))
                 found[f"K={count} rounds={list(rounds)} keep={list(keep)}"] = simulate_race(rows, schedule, count,
-                                                                                            iterations, pool)
+                                                                                            iterations, pool, kept)
     return found
 
 
@@ -588,14 +616,14 @@ def main_simulate(args) -> dict:
     traces (chosen on some seeds, counted on others)."""
     # 1. every schedule on the seeds it is chosen on
     rows, iterations, pool = load_traces(args.simulate)
-    found = every_schedule(rows, iterations, pool)
+    found = every_schedule(rows, iterations, pool, args.kept)
     # 2. the same schedules on the seeds they are counted on
     counted, held = {}, []
     if args.count_on:
         held, held_iterations, held_pool = load_traces(args.count_on)
         if (held_iterations, held_pool) != (iterations, pool):
             raise SystemExit("--count-on: its traces must be searched as the --simulate ones (iterations, pool)")
-        counted = every_schedule(held, iterations, pool)
+        counted = every_schedule(held, iterations, pool, args.kept)
     # 3. the best within --max-ratio where chosen, beside their count where not
     best = sorted((v["right"], -v["ratio_to_one_take"], name) for name, v in found.items()
                   if v["ratio_to_one_take"] <= args.max_ratio)[::-1]
@@ -603,7 +631,8 @@ def main_simulate(args) -> dict:
     for name in [name for _, _, name in best[:25]] + plain:
         line = f"{name:40} {found[name]['right']:3} of {len(rows)}  {found[name]['ratio_to_one_take']:.2f} x one take"
         if counted:
-            line += f"   counted on: {counted[name]['right']:3} of {len(held)}  {counted[name]['ratio_to_one_take']:.2f} x"
+            other = counted[name]
+            line += f"   counted on: {other['right']:3} of {len(held)}  {other['ratio_to_one_take']:.2f} x"
         print(line)
     return {"chosen_on": found, "counted_on": counted} if counted else found
 

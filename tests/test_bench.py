@@ -144,6 +144,31 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     assert raced["summary"].keys() == {"plain-1", "race"}
     assert raced["pool"] is True  # --init-samples 8: the race's candidates share candidate 0's draws
     assert raced["results"][0]["race"]["reached"] in ([20, 1], [1, 20])
+    race = raced["results"][0]["race"]
+    assert race["kept_at"][race["kept"]] in (1, 20) and race["kept_at"][1 - race["kept"]] == 1
+
+
+def test_a_simulated_race_keeps_each_candidate_as_its_best_judged_image():
+    """As search.race does: candidate 0 goes on after iteration 1 (0.7 against 0.5) and ends at 0.6, so it
+    is kept as its image after iteration 1, right (`kept` 'judged'); as its last image, wrong ('last').
+    Equal once rounded, its last image is kept (the later of equals)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_quality import simulate_race
+
+    from machine_imagination.search.race import RaceSchedule
+
+    def candidate(points):
+        return {"start_s": 1.0, "iteration_s": [0.1] * 4, "judge_s": 0.1,
+                "points": {t: {"score": score, "rounded": round(score, 3), "all": right}
+                           for t, (score, right) in points.items()}}
+
+    def right(at_the_end, kept):
+        rows = [{"candidates": [candidate({1: (0.7, True), 4: at_the_end}),
+                                candidate({1: (0.5, True), 4: (0.55, True)})]}]
+        return simulate_race(rows, RaceSchedule((1,), (1,)), 2, 4, kept=kept)["right"]
+
+    assert right((0.6, False), "judged") == 1 and right((0.6, False), "last") == 0
+    assert right((0.70004, False), "judged") == 0, "equal once rounded: the later image is kept"
 
 
 def test_the_demo_searches_with_the_benchmarks_best_setting():

@@ -71,22 +71,23 @@ def test_the_schedule_decides_who_stops_from_the_recorded_scores(raced):
     expected = [8 if reached is None else reached for reached in expected]
     assert list(record.reached) == expected
     assert sorted(expected) == [2, 2, 5, 8]
-    # The scores are the judge's: a stopped candidate's files are its state at its last round, and the
-    # judge job scores them (unrounded) as the race did.
+    # The scores are the judge's: every candidate's files are its best judged image (after one of its
+    # rounds, or a finisher's at the end), and the judge job scores them (unrounded) as the race did.
+    assert len(record.kept) == 4
     for k, reached in enumerate(record.reached):
         assert len(records[k].search.history["loss_best"]) == reached
-        if reached < 8:
-            last = max(r for r, row in enumerate(record.scores) if row[k] is not None)
-            assert record.rounds[last] == reached
-            assert round(verdicts[k].judge_similarity, DIGITS) == record.scores[last][k]
-            assert from_race[k] == verdicts[k], "the race's verdict is the judge job's"
-        else:
-            assert from_race[k] is None, "a finisher is judged by the judge job"
+        assert record.kept_at(k) in (*[t for t, row in zip(record.rounds, record.scores) if row[k] is not None], 8)
+        assert record.kept_at(k) <= reached
+        judged = round(verdicts[k].judge_similarity, DIGITS)
+        assert judged >= max(row[k] for row in record.scores if row[k] is not None), "its best judged image"
+        if record.kept_at(k) < 8:
+            assert judged == record.scores[record.rounds.index(record.kept_at(k))][k]
+        assert from_race[k] == verdicts[k], "the race's verdict is the judge job's"
 
 
 def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
-    """Bit for bit: candidate k run alone for the iterations it reached in the race (the candidates of a
-    race run one after the other, never batched together, on the CPU): candidate 0 is the plain search
+    """Bit for bit: candidate k run alone for the iterations after which its kept image was judged (the
+    candidates of a race run one after the other, never batched together, on the CPU): candidate 0 is the plain search
     of its seed; candidate k > 0 is its seed's search from the k-th draw of candidate 0's pool (chosen by class)."""
     config, out, files, records, _, _ = raced
     with deterministic(1):  # as the job searched (one thread)
@@ -101,7 +102,8 @@ def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
 
 
 def searched_alone(config, records, generator, clip) -> list:
-    """Each raced candidate searched alone for the iterations it reached: candidate 0 as a plain search,
+    """Each raced candidate searched alone for the iterations its kept image was judged after: candidate 0
+    as a plain search,
     candidate k > 0 from the k-th draw of candidate 0's pool (chosen by class)."""
     parts = [("a storm at sea", 1.0)]
     settings = SearchSettings.from_config(config)
@@ -110,7 +112,7 @@ def searched_alone(config, records, generator, clip) -> list:
     assert pool.shape[0] == 3 and len({row.tobytes() for row in pool}) == 3
     found = []
     for k, record in enumerate(records):
-        reached = SearchSettings.from_config(config, {"iterations": record.race.reached[k]})
+        reached = SearchSettings.from_config(config, {"iterations": record.race.kept_at(k)})
         if k == 0:
             found.append(search_prompt(parts, seed=record.seed, generator=generator, clip=clip, settings=reached))
             continue
@@ -249,6 +251,49 @@ def test_a_race_decides_on_rounded_scores_the_first_of_equals_going_on(generator
     _, record, _ = race(runners, RaceSchedule((1,), (1,)), objective, settings, judge=judge, log=lambda m: None)
     assert record.scores[0] == (0.1, 0.3, 0.3, 0.2)
     assert record.reached == (1, 3, 1, 1)
+
+
+class RoundJudge:
+    """A judge whose scores are given per candidate and judging: candidate k's j-th judging scores
+    given[k][j], whatever its image."""
+
+    def __init__(self, given):
+        self.given, self.calls = given, {}
+
+    def scores(self, result, seed):
+        k = seeds.index(seed)
+        self.calls[k] = self.calls.get(k, -1) + 1
+        return {"judge_similarity": self.given[k][self.calls[k]]}
+
+    score_of = staticmethod(lambda scores: scores["judge_similarity"])
+
+
+@pytest.mark.parametrize("at_the_end, kept_after", [(0.55, 2), (0.60004, 4)], ids=["lower", "equal-rounded"])
+def test_a_candidate_is_kept_as_its_best_judged_image(generator, clip, at_the_end, kept_after):
+    """Round 1 (after iteration 1) keeps candidates 0 and 2, round 2 (after 2) candidate 0, which finishes
+    (4 iterations) and is judged again: it is kept as its image after iteration 2 when that scores higher
+    (0.6 against 0.55), as its last when the two are equal once rounded (the later of equals); candidate 2
+    as its image after iteration 1 (0.45, then 0.3). Each kept image is its search's best after that many
+    iterations alone, and the scores returned are the kept images'."""
+    settings = SearchSettings(iterations=4, population=4, crops=2)
+    objective = Objective(generator, clip, [("a fox", 1.0)], settings)
+    with deterministic(1):
+        runners = [Runner(seed, SearchState.fresh(seed, objective, settings, log=lambda m: None)) for seed in seeds]
+        judge = RoundJudge([[0.5, 0.6, at_the_end], [0.4], [0.45, 0.3], [0.1]])
+        results, record, judged = race(runners, RaceSchedule((1, 2), (2, 1)), objective, settings, judge=judge,
+                                       log=lambda m: None)
+    assert record.reached == (4, 1, 2, 1)
+    assert record.kept == (kept_after, 1, 1, 1)
+    assert [judged[k]["judge_similarity"] for k in range(4)] == [0.6 if kept_after == 2 else at_the_end, 0.4, 0.45,
+                                                                  0.1]
+    for k, result in enumerate(results):
+        alone = SearchSettings(iterations=record.kept[k], population=4, crops=2)
+        with deterministic(1):
+            state = SearchState.fresh(seeds[k], objective, alone, log=lambda m: None)
+            advance(state, objective, alone, None, None, lambda m: None)
+        assert np.array_equal(result.noise, state.result(alone).noise), k
+        assert result.loss == state.result(alone).loss and result.iteration == state.result(alone).iteration, k
+        assert len(result.history) == record.reached[k], "the history is the whole search's"
 
 
 @pytest.fixture(scope="module")

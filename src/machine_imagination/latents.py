@@ -16,7 +16,8 @@ knows the file's keys:
       candidate candidate_seeds, candidate_scores (the judge score that picks), candidate_losses
     with search.race, the sentence's race: race_rounds [R] (the iteration each round judged after),
       race_scores [R, K] (each candidate's rounded judge score in each round; NaN once it had stopped),
-      race_reached [K] (the iterations each candidate ran: the search's full count for a finisher)
+      race_reached [K] (the iterations each candidate ran: the search's full count for a finisher),
+      race_kept [K] (the iteration after which each candidate's kept image, its best judged one, was judged)
 
 Strings are numpy unicode scalars, so a file loads with `numpy.load(path)` and no pickle. Files
 written before this module had a type (the same keys) load unchanged.
@@ -121,6 +122,8 @@ class Race:
     rounds: tuple  # [R] iterations
     scores: tuple  # [R][K] rounded judge scores (None: stopped before the round; NaN on disk)
     reached: tuple  # [K] iterations run; a finisher's is the search's full count
+    kept: tuple = ()  # [K] the iteration each candidate's kept image was judged after (its best judged one);
+    #                   () in files of races before a candidate kept its best judged image (it kept its last)
 
     @property
     def finishers(self) -> list[int]:
@@ -130,6 +133,10 @@ class Race:
     def stopped_at(self, k: int) -> int | None:
         """The iteration candidate k stopped at, or None if it finished."""
         return None if k in self.finishers else int(self.reached[k])
+
+    def kept_at(self, k: int) -> int:
+        """The iteration after which candidate k's kept image was judged (its best judged one)."""
+        return int(self.kept[k]) if self.kept else int(self.reached[k])
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,8 @@ class Latents:
                           race_scores=np.asarray([[np.nan if s is None else s for s in row] for row in r.scores],
                                                  dtype=np.float64).reshape(len(r.rounds), len(r.reached)),
                           race_reached=np.asarray(r.reached, dtype=np.int64))
+            if r.kept:
+                arrays["race_kept"] = np.asarray(r.kept, dtype=np.int64)
         return arrays
 
     @classmethod
@@ -284,7 +293,8 @@ class Latents:
             race = Race(rounds=tuple(int(v) for v in arrays["race_rounds"]),
                         scores=tuple(tuple(None if np.isnan(v) else float(v) for v in row)
                                      for row in arrays["race_scores"]),
-                        reached=tuple(int(v) for v in arrays["race_reached"]))
+                        reached=tuple(int(v) for v in arrays["race_reached"]),
+                        kept=tuple(int(v) for v in arrays["race_kept"]) if "race_kept" in arrays else ())
         return cls(noise=arrays["noise"], class_vector=arrays[CLASS_KEYS[mode]], class_mode=mode,
                    truncation=float(value("truncation")), grayscale=bool(value("grayscale", False)),
                    seed=None if "seed" not in arrays else int(value("seed")), generator=value("generator"),

@@ -119,7 +119,9 @@ def keep_candidate(candidates: list[SearchFiles], kept: SearchFiles, pick: int |
     log(f"kept candidate {choice.kept} of {len(candidates)} (by {choice.picked_by}); judge scores {scores}")
     stopped = record.race.stopped_at(choice.kept) if record.race else None
     if stopped is not None:
-        log(f"candidate {choice.kept} was stopped by the race after iteration {stopped}: it is kept as it stood then")
+        at = record.race.kept_at(choice.kept)
+        log(f"candidate {choice.kept} was stopped by the race after iteration {stopped}: it is kept "
+            + ("as it stood then" if at == stopped else f"as its best judged image, after iteration {at}"))
     return choice
 
 

@@ -184,15 +184,14 @@ def race_sentence(config: dict, sentence: SentenceSearch, record: Sentence, made
     race_log = RaceLog(race_log_path(sentence.checkpoint), digest(made_by)) if sentence.checkpoint else None
     results, outcome_of_race, judged = race(runners, schedule, objective, settings, judge=judge, race_log=race_log,
                                             log=log)
-    # 5. every candidate's record and files, each with the race; a stopped candidate's verdict too, from
-    #    the race's judging of what it is (the judge job keeps it: the same judge, the same latents)
+    # 5. every candidate's record and files, each with the race, and its verdict, from the race's judging
+    #    of what it is (the judge job keeps it: the same judge, the same latents)
     written = [write_candidate(files, result, settings, runner.seed, record, m, generator, clip, log, outcome_of_race)
                for files, result, runner, m in zip(sentence.candidates, results, runners, made_by)]
     identity = judge_identity(config)
     for k, scores in judged.items():
-        if outcome_of_race.stopped_at(k) is not None:
-            Verdict(judge=identity, latents_sha256=sha256_file(sentence.candidates[k].latents), **scores).save(
-                judge_file(sentence.candidates[k].latents))
+        Verdict(judge=identity, latents_sha256=sha256_file(sentence.candidates[k].latents), **scores).save(
+            judge_file(sentence.candidates[k].latents))
     return written, True
 
 

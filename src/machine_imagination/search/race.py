@@ -14,10 +14,10 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
   (`starts.pool_by_class`): candidate 1 from the best draw of another class than candidate 0's, the
   others from the next best draws of candidate 0's class, because a search ends in its start's class
   (right 94 % of the time from the right class, 11 % from another: docs/quality.md, "Candidates by class").
-- A candidate is the same search in a race as alone: stopped after t iterations its result is that of
-  its search (from its seed, and for k > 0 from its start in the pool) run for t iterations (the best
-  image it had seen), and a finisher's is the whole search's (`search.loop.advance` runs a search in
-  pieces).
+- A candidate is the same search in a race as alone: kept as its image judged after t iterations, its
+  result is that of its search (from its seed, and for k > 0 from its start in the pool) run for t
+  iterations (the best image it had seen), whole when t is the end (`search.loop.advance` runs a
+  search in pieces).
 - The judge decides what is searched, so its settings, the schedule and the number of candidates are
   part of every raced candidate's identity (`race_identity`): a `judge:` change races again.
 - A race decides on scores rounded to `DIGITS` decimals (the first candidate of equals goes on), so that
@@ -26,8 +26,14 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
 - Deterministic and resumable: every live candidate is saved at the round's iteration before it is
   judged, and the round's scores are saved (`RaceLog`) before any survivor goes on; a rerun of a killed
   job reads the decided rounds and the candidates' checkpoints, and ends with the same bits.
+- A candidate is kept as its best judged image: the one of its judged images (its best so far after each
+  round it ran, and a finisher's at the end, judged there too) with the highest rounded judge score, the
+  later of equals. The guiding CLIP's best can drift away from what the judge sees in it (a search right
+  after 2 or 10 iterations and wrong at the end); the judge holds out what the search overfits
+  (docs/quality.md, "A candidate kept as its best judged image").
 - Every candidate keeps its files (a stopped one with the iterations it ran), and each file records the
-  whole race (latents.Race); the keep step keeps the best finisher unless the artist picks another.
+  whole race (latents.Race: who stopped when, and the iteration each kept image was judged after); the
+  keep step keeps the best finisher unless the artist picks another.
 - On a GPU the live candidates' populations go through the models together, one batch a generation
   (`search.loop.advance_together`), each candidate's crops from its own stream; on a CPU one after
   another, where batching does not pay (`batches_populations`). A batch's rounding can differ from one
@@ -40,13 +46,15 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..files import atomic_write_bytes
 from ..latents import Race, decisive_score
 from . import judge as judging
 from .judge import judge_identity
 from .loop import advance_together
 from .settings import SearchSettings
-from .state import SearchResult, SearchState
+from .state import Best, SearchResult, SearchState
 
 DIGITS = 3  # a race compares judge scores rounded to this many decimals
 
@@ -139,30 +147,62 @@ def race_identity(config: dict, seed: int, candidates: int) -> dict | None:
     # candidates that share candidate 0's draws say how they are chosen (a race without a pool is as it was
     # before pools; "shared" was the draws by loss alone, before the choice by class)
     pool = {"starts": "shared by class"} if shares_starts(config["search"]["init_samples"]) else {}
+    # "kept": a candidate is kept as its best judged image (before, as its last)
     return {**asdict(schedule), "candidates": int(candidates), "sentence_seed": int(seed),
-            "digits": DIGITS, "judge": judge_identity(config), **pool}
+            "digits": DIGITS, "judge": judge_identity(config), "kept": "best judged", **pool}
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A candidate's image as the race judged it: its search's best after iteration `after` (a round's, or
+    the search's end), the judge's scores (unrounded, `RaceJudge.scores`) and the score that decides,
+    rounded to DIGITS."""
+
+    after: int
+    best: Best
+    scores: dict
+    rounded: float
+
+    def better(self, earlier: "Judged | None") -> "Judged":
+        """This image or the `earlier` one of the same candidate, whichever the judge scores higher
+        (rounded: the later of equals, the one the search has gone further with)."""
+        return self if earlier is None or self.rounded >= earlier.rounded else earlier
+
+    def saved(self) -> dict:
+        """As JSON (the latents as their float64 values: a float's JSON text reads back to its very bits)."""
+        best = {"loss": self.best.loss, "similarity": self.best.similarity, "iteration": self.best.iteration,
+                "x": [float(v) for v in self.best.x]}
+        return {"after": self.after, "best": best, "scores": self.scores, "rounded": self.rounded}
+
+    @classmethod
+    def load(cls, saved: dict) -> "Judged":
+        best = saved["best"]
+        return cls(after=int(saved["after"]), scores=saved["scores"], rounded=float(saved["rounded"]),
+                   best=Best(float(best["loss"]), float(best["similarity"]), np.asarray(best["x"], dtype=np.float64),
+                             int(best["iteration"])))
 
 
 class RaceLog:
     """The decided rounds of a sentence's race (each round's rounded scores, None for a candidate that
-    had stopped) and each candidate's last judge scores (unrounded), saved beside its checkpoints so that
-    a rerun does not judge a round again after its survivors have gone on."""
+    had stopped) and each candidate's best judged image so far (`Judged`), saved beside its checkpoints so
+    that a rerun does not judge a round again after its survivors have gone on."""
 
     def __init__(self, path, key: str):
         self.path, self.key = Path(path), key
 
     def load(self) -> tuple[list[list], dict]:
-        """The decided rounds and {candidate: scores}, or nothing (none saved, or another race's)."""
+        """The decided rounds and {candidate: Judged}, or nothing (none saved, or another race's)."""
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return [], {}
         if not isinstance(saved, dict) or saved.get("key") != self.key:
             return [], {}
-        return saved["rounds"], {int(k): scores for k, scores in saved["judged"].items()}
+        return saved["rounds"], {int(k): Judged.load(judged) for k, judged in saved["kept"].items()}
 
-    def save(self, rounds: list[list], judged: dict) -> None:
-        atomic_write_bytes(self.path, json.dumps({"key": self.key, "rounds": rounds, "judged": judged}).encode())
+    def save(self, rounds: list[list], kept: dict) -> None:
+        atomic_write_bytes(self.path, json.dumps({"key": self.key, "rounds": rounds,
+                                                  "kept": {k: judged.saved() for k, judged in kept.items()}}).encode())
 
 
 def race_log_path(checkpoint) -> Path:
@@ -207,13 +247,12 @@ def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: Sea
     to its iteration and judged (`judge.scores(result, seed)`, a `RaceJudge`: the judge score of a
     candidate's best image so far), the best go on; the survivors to the end. `together`: the live
     candidates' populations through the models in one batch (None: where that pays, `batches_populations`).
-    Every candidate's result, the race, and each candidate's judge scores (unrounded, `judge.scores`)
-    where it was judged last (for one that stopped, the scores of what it is: the judge job need not
-    judge it again)."""
+    Every candidate's result (its best judged image: `Judged.better`), the race, and each candidate's
+    judge scores of that image (unrounded, `judge.scores`: the judge job need not judge it again)."""
     together = batches_populations(objective.generator.device) if together is None else together
-    decided, judged = race_log.load() if race_log else ([], {})
+    decided, kept = race_log.load() if race_log else ([], {})
     live, rows = list(range(len(runners))), []
-    for r, (until, kept) in enumerate(zip(schedule.rounds, schedule.keep)):
+    for r, (until, going_on) in enumerate(zip(schedule.rounds, schedule.keep)):
         if r < len(decided):  # 1. a round decided before the job was stopped: its scores as they were
             row = list(decided[r])
         else:
@@ -221,23 +260,38 @@ def race(runners: list[Runner], schedule: RaceSchedule, objective, settings: Sea
             row = [None] * len(runners)
             run_on([runners[k] for k in live], objective, settings, until, together, log)
             for k in live:
-                judged[k] = judge.scores(runners[k].state.result(settings), runners[k].seed)
-                row[k] = round(judge.score_of(judged[k]), DIGITS)
+                judged = judged_now(runners[k], judge, settings, until)
+                row[k], kept[k] = judged.rounded, judged.better(kept.get(k))
             if race_log:
-                race_log.save([*rows, row], judged)
+                race_log.save([*rows, row], kept)
         rows.append(row)
-        # 3. the best `kept` go on (the first of equal rounded scores)
-        going = sorted(sorted(live, key=lambda k: (-row[k], k))[:kept])
+        # 3. the best `going_on` go on (the first of equal rounded scores)
+        going = sorted(sorted(live, key=lambda k: (-row[k], k))[:going_on])
         log(f"race round {r + 1} after iteration {until}: scores "
             + ", ".join(f"{k}: {row[k]:.{DIGITS}f}" for k in live)
             + f"; {', '.join(map(str, going))} go on, {', '.join(str(k) for k in live if k not in going)} stop")
         live = going
-    # 4. the survivors to the end
+    # 4. the survivors to the end, judged there too
     run_on([runners[k] for k in live], objective, settings, None, together, log)
+    for k in live:
+        kept[k] = judged_now(runners[k], judge, settings, full_iterations(settings)).better(kept[k])
+    # 5. each candidate as its best judged image
     reached = [full_iterations(settings) if k in live else schedule.rounds[last_round(rows, k)]
                for k in range(len(runners))]
-    return [runner.state.result(settings) for runner in runners], Race(
-        rounds=tuple(schedule.rounds), scores=tuple(tuple(row) for row in rows), reached=tuple(reached)), judged
+    for k in range(len(runners)):
+        if kept[k].after < reached[k]:
+            log(f"candidate {k} is kept as its best judged image, after iteration {kept[k].after} "
+                f"(judge score {kept[k].rounded:.{DIGITS}f})")
+    results = [runner.state.result(settings, kept[k].best) for k, runner in enumerate(runners)]
+    return results, Race(rounds=tuple(schedule.rounds), scores=tuple(tuple(row) for row in rows),
+                         reached=tuple(reached), kept=tuple(kept[k].after for k in range(len(runners)))), {
+        k: kept[k].scores for k in range(len(runners))}
+
+
+def judged_now(runner: Runner, judge, settings: SearchSettings, after: int) -> Judged:
+    """A candidate's best image so far (after iteration `after`), judged."""
+    scores = judge.scores(runner.state.result(settings), runner.seed)
+    return Judged(after, runner.state.best, scores, round(judge.score_of(scores), DIGITS))
 
 
 def batches_populations(device) -> bool:

@@ -279,14 +279,16 @@ class SearchState:
         else:
             self.stage = Stage.DONE
 
-    def result(self, settings: SearchSettings) -> SearchResult:
-        """The best candidate ever seen, and how the search got there."""
+    def result(self, settings: SearchSettings, best: Best | None = None) -> SearchResult:
+        """The best candidate ever seen (or `best`, the best at an earlier iteration of this search: a race
+        keeps a candidate's best judged image), and how the search got there."""
         def split(x):  # noise and the class vector the generator is given (in float32, as the search gave it)
             return x[: self.z_dim].astype(np.float32), settings.generator_class(self.class_vector(x).astype(np.float32))
 
-        noise, class_vector = split(self.best.x)
+        best = best or self.best
+        noise, class_vector = split(best.x)
         return SearchResult(noise=noise, class_vector=class_vector, class_mode=settings.class_mode,
-                            loss=self.best.loss, similarity=self.best.similarity, iteration=self.best.iteration,
+                            loss=best.loss, similarity=best.similarity, iteration=best.iteration,
                             history=self.history, progress=[split(x) for x in self.progress],
                             start_loss=self.start_loss)
 
