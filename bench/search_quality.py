@@ -69,7 +69,7 @@ from machine_imagination.search.candidates import candidate_seed  # noqa: E402
 from machine_imagination.search.judge import judge  # noqa: E402
 from machine_imagination.search.loop import advance, search_prompt  # noqa: E402
 from machine_imagination.search.race import (  # noqa: E402
-    DIGITS, RaceJudge, RaceSchedule, batches_populations, race, shares_starts, start_runners)
+    DIGITS, Judged, RaceJudge, RaceSchedule, batches_populations, race, shares_starts, start_runners)
 from machine_imagination.search.state import SearchState  # noqa: E402
 from machine_imagination.search.objective import Objective  # noqa: E402
 from machine_imagination.search.settings import SearchSettings  # noqa: E402
@@ -335,25 +335,20 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
     for row in rows:
         candidates = row["candidates"][:count]
         live, judged = list(range(count)), 0
-        reached, best = [iterations] * count, {}  # best: each candidate's best judged (rounded score, iteration)
-
-        def see(k, until):  # candidate k judged after iteration `until`: kept if not lower than its best
-            if k not in best or candidates[k]["points"][until]["rounded"] >= best[k][0]:
-                best[k] = (candidates[k]["points"][until]["rounded"], until)
-
+        reached, best = [iterations] * count, {}  # best: each candidate's best judged point (race.Judged)
         for until, going_on in (zip(schedule.rounds, schedule.keep) if schedule else []):
             judged += len(live)
-            for k in live:
-                see(k, until)
+            for k in live:  # the race's rule (Judged.better) on the traced points: no latents needed
+                best[k] = traced_point(candidates[k], until).better(best.get(k))
             going = sorted(live, key=lambda k: (-candidates[k]["points"][until]["rounded"], k))[:going_on]
             for k in set(live) - set(going):
                 reached[k] = until
             live = going
         if schedule and kept == "judged":
             for k in live:
-                see(k, iterations)
+                best[k] = traced_point(candidates[k], iterations).better(best.get(k))
             judged += len(live)
-            at = {k: best[k][1] for k in live}
+            at = {k: best[k].after for k in live}
         else:
             at = {k: iterations for k in live}
             judged += len(live) if len(live) > 1 else 0
@@ -362,6 +357,13 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
         seconds.append(first_s + (count - 1) * other_s + sum(reached) * iteration_s + (judged or count) * judge_s)
     return {"right": int(np.sum(right)), "prompts": len(rows), "seconds_per_sentence": float(np.mean(seconds)),
             "ratio_to_one_take": float(np.mean(seconds) / one)}
+
+
+def traced_point(candidate: dict, after: int) -> Judged:
+    """A traced candidate's point after iteration `after` as the race judges it (its image's latents are
+    not in the trace: `best` is None)."""
+    point = candidate["points"][after]
+    return Judged(after=after, best=None, scores={"judge_similarity": point["score"]}, rounded=point["rounded"])
 
 
 def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedule: RaceSchedule, plain: int, log,
