@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from machine_imagination.latents import Candidates, Latents, SearchOutcome
+from machine_imagination.latents import Candidates, Latents, Race, SearchOutcome
 from machine_imagination.search.candidates import SearchFiles, candidate_seed, keep_candidate
 from machine_imagination.text import TextError, read_overrides
 from conftest import run_until_killed, write_search_job
@@ -57,10 +57,16 @@ def test_the_candidates_sheet_captions_stay_under_their_own_image(tmp_path):
         images.append(tmp_path / f"{k}.png")
         Image.new("RGB", (64, 64), (40 * k, 90, 200)).save(images[-1])
     choice = Candidates.among([scored(0.1 * k, loss=1, seed=4_000_000_000 + k) for k in range(3)])
-    candidates_sheet([CandidateRow(7, "A big green diamond on the left.", images, choice)], tmp_path / "sheet.png")
+    # a raced row below it, with the longest of the race's captions (Race.label)
+    race = Race(rounds=(10, 12), scores=((0.5, 0.75, 0.625), (None, 0.75, 0.5)), reached=(10, 12, 20),
+                kept=(10, 10, 12))
+    assert [race.label(k) for k in range(3)] == ["stopped after 10", "stopped 12, image of 10",
+                                                 "image of iteration 12"]
+    candidates_sheet([CandidateRow(7, "A big green diamond on the left.", images, choice),
+                      CandidateRow(8, "A small red circle.", images, choice, race)], tmp_path / "sheet.png")
     sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("L"))
     thumb, pad, frame = 160, 8, 4  # the sheet's defaults
-    captions = sheet[pad + thumb + 2 * frame:]
+    captions = sheet[pad + thumb + 2 * frame:]  # both rows' captions (and the second row's images)
     assert (captions < 128).any()  # the captions are there
     for k in range(1, 3):  # the gap before column k, where a too-wide caption would cross
         gap_end = pad + 2 * thumb + k * (thumb + pad + 2 * frame)

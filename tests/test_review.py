@@ -100,6 +100,28 @@ def test_the_page_shows_every_sentence_and_take_of_the_results(tmp_path):
     assert read_review(settings, root).overrides.exists is False  # no table yet: Save makes overrides/fake.tsv
 
 
+def test_a_raced_take_says_where_it_stopped_and_which_iteration_its_image_is_from(tmp_path):
+    """A race's takes (search.race): stopped ones say after which iteration, and any take kept as an image
+    judged before its last iteration (a candidate is kept as its best judged image) says which."""
+    from dataclasses import replace
+
+    from machine_imagination.latents import Latents, Race
+    from machine_imagination.report.review import THUMBNAILS, review_page_job
+
+    root = tmp_path / "results" / "fake"
+    fake_results(root, 2, 4)
+    path = root / "latents" / "0001.npz"
+    race = Race(rounds=(2, 4), scores=((0.5, 0.25, 0.75, 0.625), (None, 0.5, 0.75, 0.5)), reached=(2, 4, 20, 20),
+                kept=(2, 2, 4, 20))
+    replace(Latents.load(path), race=race).save(path)
+    review = review_page_job(fake_settings(candidates=4), root / "review.html", root / THUMBNAILS)
+    said = ["stopped after 2", "stopped 4, image of 2", "image of iteration 4", None]
+    assert [t.race for t in review.sentences[1].takes] == said
+    assert [t.race for t in review.sentences[0].takes] == [None] * 4  # not raced
+    data = (root / "review.html").read_text().split('<script id="review-data" type="application/json">')[1]
+    assert [t["race"] for t in json.loads(data.split("</script>")[0])["sentences"][1]["takes"]] == said
+
+
 def test_a_table_the_pipeline_cannot_read_is_shown_with_its_line_and_never_overwritten(served, project):
     broken = "index\tcandidate\n1\t1\n2\tbest\n"
     (project / "picks.tsv").write_text(broken)

@@ -138,6 +138,15 @@ class Race:
         """The iteration after which candidate k's kept image was judged (its best judged one)."""
         return int(self.kept[k]) if self.kept else int(self.reached[k])
 
+    def label(self, k: int) -> str | None:
+        """Candidate k's race in a few words, for under its image on the candidates sheet and the review
+        page: where the race stopped it, and the iteration its image is from when earlier than its last
+        (a candidate is kept as its best judged image); None for a finisher kept as its last image."""
+        stopped, image = self.stopped_at(k), self.kept_at(k)
+        if stopped is None:
+            return None if image == self.reached[k] else f"image of iteration {image}"
+        return f"stopped after {stopped}" if image == stopped else f"stopped {stopped}, image of {image}"
+
 
 @dataclass(frozen=True)
 class Latents:

@@ -1,5 +1,6 @@
 """The candidates sheet: one row per sentence, its candidates' images side by side, each with its
-number, seed (or, in a race, the iteration it was stopped after) and judge score; the kept one framed
+number, seed (or, in a race, where it stopped and which iteration its image is from: Race.label) and judge
+score; the kept one framed
 in green (and named, with how it was picked)."""
 from __future__ import annotations
 
@@ -51,9 +52,9 @@ def candidates_sheet(rows: list[CandidateRow], path, *, thumb: int = 160, font: 
                 draw.rectangle([x, y, x + thumb + 2 * frame - 1, y + thumb + 2 * frame - 1], fill=KEPT)
             picture = Image.open(image).convert("RGB").resize((thumb, thumb), Image.LANCZOS)
             sheet.paste(picture, (x + frame, y + frame))
-            stopped = row.race.stopped_at(k) if row.race else None
+            raced = row.race.label(k) if row.race else None
             caption = [f"{k}{' kept (' + row.choice.picked_by + ')' if kept else ''}",
-                       f"seed {row.choice.seeds[k]}" if stopped is None else f"stopped after {stopped}",
+                       raced or f"seed {row.choice.seeds[k]}",
                        f"judge {row.choice.scores[k]:.3f}"]  # each fits under its image
             for n, text in enumerate(caption):
                 draw.text((x + frame, y + thumb + 2 * frame + 2 + n * line), text, font=small,

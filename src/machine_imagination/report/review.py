@@ -82,7 +82,7 @@ class Take:
     loss: float | None
     image: str  # paths relative to results/<text>
     plot: str
-    stopped: int | None = None  # search.race: the iteration the race stopped it after (None: it finished)
+    race: str | None = None  # search.race: where it stopped, and which iteration its image is from (Race.label)
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def sentence_view(root: Path, row: dict, candidates: int) -> SentenceView:
         takes.append(Take(k, choice.seeds[k] if known else None, _number(choice.scores[k]) if known else None,
                           _number(choice.losses[k]) if known else None, f"candidates/{name}/{k}.png",
                           f"candidates/{name}/{k}-history.png",
-                          kept.race.stopped_at(k) if kept is not None and kept.race else None))
+                          kept.race.label(k) if kept is not None and kept.race else None))
     return SentenceView(
         index=index, sentence=row["sentence"], prompt=row["prompt"], clip_prompt=row["clip_prompt"],
         tokens=int(row["tokens"]), truncated=row["truncated"] == "true", seed=int(row["seed"]),

@@ -167,7 +167,7 @@
                         el("span", { class: "cell" }),
                         el("span", { class: "take-label" }, el("b", { text: `${take.number}${isKept ? " kept" : ""}` }),
                            el("br"), `judge ${number(take.score, 3)}`, el("br"),
-                           take.stopped === null ? `loss ${number(take.loss, 2)}` : `stopped after ${take.stopped}`));
+                           take.race === null ? `loss ${number(take.loss, 2)}` : take.race));
       button.addEventListener("click", (event) => {
         event.stopPropagation();
         setCurrent(s.index, false);
