@@ -43,6 +43,10 @@ last image, the races before that); `--count-on OTHERS` counts the schedules cho
 traces on other seeds' traces:
 
     python bench/search_quality.py --simulate A.json B.json --count-on C.json D.json --max-ratio 2.5
+
+With `--own` (a --race-trace without --pool beside each pooled one, of the same seed) races whose
+candidates 1 … N start from draws of their own (search.race.own_starts, `--own-starts N` with --race)
+are simulated too.
 """
 from __future__ import annotations
 
@@ -311,7 +315,7 @@ def rejudge_trace(trace_path: Path, generator, clip, judge_clip, log) -> dict:
 
 
 def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: int, pool: bool = False,
-                  kept: str = "judged") -> dict:
+                  kept: str = "judged", own_starts: int = 0) -> dict:
     """What a race of the first `count` traced candidates by `schedule` gives (None: plain candidates,
     every one finished and the best final judge score kept): prompts right, and the seconds per sentence
     the traced parts add up to (starts, iterations run, judgings, each at its median), against one
@@ -320,14 +324,18 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
     candidate is kept as its best judged image (`kept` 'judged', as search.race.race keeps it: the
     highest rounded score of its rounds' images and, a finisher, its last, the later of equals; every
     finisher judged at the end), or as its last image ('last': the races before that, a lone finisher
-    not judged)."""
+    not judged). With `own_starts` N (rows with own-start traces beside them: load_traces), candidates 1 … N
+    are the own-start trace's (each from draws of its own, a start like the first's, as search.race starts
+    them) and the pooled ones come after them."""
+    rows = [{**row, "candidates": racing(row, count, own_starts)} for row in rows]
     # the parts' median seconds over every traced candidate (robust to a busy moment of the machine)
     every = [c for row in rows for c in row["candidates"]]
     start_s = float(np.median([c["start_s"] for c in every]))
     first_s, other_s = start_s, start_s
     if pool:
-        first_s = float(np.median([row["candidates"][0]["start_s"] for row in rows]))
-        other_s = float(np.median([c["start_s"] for row in rows for c in row["candidates"][1:]]))
+        first_s = float(np.median([c["start_s"] for row in rows for c in row["candidates"][:1 + own_starts]]))
+        other_s = float(np.median([c["start_s"] for row in rows for c in row["candidates"][1 + own_starts:]]
+                                  or [first_s]))
     iteration_s = float(np.median([t for c in every for t in c["iteration_s"]]))
     judge_s = float(np.median([c["judge_s"] for c in every]))
     one = first_s + iterations * iteration_s + judge_s
@@ -354,9 +362,23 @@ def simulate_race(rows, schedule: RaceSchedule | None, count: int, iterations: i
             judged += len(live) if len(live) > 1 else 0
         chosen = max(live, key=lambda k: (candidates[k]["points"][at[k]]["score"], -k))
         right.append(candidates[chosen]["points"][at[chosen]]["all"])
-        seconds.append(first_s + (count - 1) * other_s + sum(reached) * iteration_s + (judged or count) * judge_s)
+        seconds.append((1 + own_starts) * first_s + (count - 1 - own_starts) * other_s + sum(reached) * iteration_s
+                       + (judged or count) * judge_s)
     return {"right": int(np.sum(right)), "prompts": len(rows), "seconds_per_sentence": float(np.mean(seconds)),
             "ratio_to_one_take": float(np.mean(seconds) / one)}
+
+
+def racing(row: dict, count: int, own_starts: int = 0) -> list:
+    """A traced prompt's first `count` candidates as a race with `own_starts` starts them: candidate 0,
+    then candidates 1 … own_starts of the own-start trace beside it (its candidate 0 is the same search),
+    then the pooled ones. The pooled candidates' searches are then the trace's candidates 1, 2, … with
+    their seeds, where search.race gives them the seeds of their places (the same pool draws, other
+    seeds: the same kind of search, not the same one)."""
+    if own_starts and len(row.get("own", ())) <= own_starts:
+        raise ValueError(f"{own_starts} own starts simulated, but the own-start trace has "
+                         f"{len(row.get('own', ())) - 1} (--own)")
+    own = row["own"][1:1 + own_starts] if own_starts else []
+    return [row["candidates"][0], *own, *row["candidates"][1:count - own_starts]]
 
 
 def traced_point(candidate: dict, after: int) -> Judged:
@@ -387,7 +409,7 @@ def run_race(prompts, generator, clip, judge_clip, seed: int, count: int, schedu
         objective = Objective(generator, clip, [(text, 1.0)], settings)
         judge = RaceJudge(generator, clip, judge_clip, [(text, 1.0)], settings, judge_crops)
         runners = start_runners([candidate_seed(seed + i, k) for k in range(count)], objective, settings,
-                                log=lambda m: None)
+                                log=lambda m: None, own_starts=schedule.own_starts)
         results, record, judged = race(runners, schedule, objective, settings, judge=judge, together=together,
                                        log=lambda m: None)
         # the best finisher by its kept image's judge score (the race judged it: as the keep step picks)
@@ -525,6 +547,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count-on", type=Path, nargs="+", default=None, metavar="TRACE",
                         help="with --simulate: other seeds' traces, on which the schedules chosen on the --simulate "
                              "traces are counted")
+    parser.add_argument("--own", type=Path, nargs="+", default=None, metavar="TRACE",
+                        help="with --simulate: beside each of its traces (a --pool one), a --race-trace without "
+                             "--pool of the same seed: races with candidates from draws of their own are "
+                             "simulated too (search.race.own_starts)")
+    parser.add_argument("--own-count-on", type=Path, nargs="+", default=None, metavar="TRACE",
+                        help="with --count-on: its own-start traces, as --own")
+    parser.add_argument("--own-starts", type=int, default=0,
+                        help="with --race: candidates 1 … N start from draws of their own (search.race.own_starts)")
     parser.add_argument("--rejudge-trace", type=Path, default=None, metavar="TRACE",
                         help="a --race-trace file judged again by --judge from the images saved beside it, no "
                              "search: writes the trace that judge would have given (--out) for --simulate")
@@ -580,12 +610,23 @@ def main(argv=None) -> dict:
     return report
 
 
-def load_traces(paths) -> tuple[list, int, bool]:
+def load_traces(paths, own_paths=None) -> tuple[list, int, bool]:
     """The traced prompts of every --race-trace file in `paths` (their points keyed by iteration), the
-    searches' iterations, and whether the candidates shared a pool (the same for every file)."""
+    searches' iterations, and whether the candidates shared a pool (the same for every file). With
+    `own_paths` (--own: one trace without a pool per file of `paths`, of the same seed and prompts), each
+    prompt's own-start candidates beside its pooled ones (row['own'])."""
     traces = [json.loads(Path(path).read_text()) for path in paths]
     rows = [row for trace in traces for row in trace["results"]]
-    for candidate in (c for row in rows for c in row["candidates"]):  # JSON's keys are strings
+    if own_paths:
+        owns = [json.loads(Path(path).read_text()) for path in own_paths]
+        if any(t.get("pool") for t in owns) or [(t["seed"], t["settings"]) for t in owns] != [
+                (t["seed"], t["settings"]) for t in traces]:
+            raise SystemExit("--own: one trace without --pool per --simulate trace, of the same seed and settings")
+        for row, own in zip(rows, (row for trace in owns for row in trace["results"])):
+            if own["prompt"] != row["prompt"] or own["candidates"][0]["seed"] != row["candidates"][0]["seed"]:
+                raise SystemExit(f"--own: {own['prompt']!r} beside {row['prompt']!r}: the traces differ")
+            row["own"] = own["candidates"]
+    for candidate in (c for row in rows for c in [*row["candidates"], *row.get("own", ())]):  # JSON's keys: strings
         candidate["points"] = {int(t): point for t, point in candidate["points"].items()}
     pool = bool(traces[0].get("pool"))
     if any(bool(trace.get("pool")) != pool for trace in traces):
@@ -595,20 +636,24 @@ def load_traces(paths) -> tuple[list, int, bool]:
 
 def every_schedule(rows, iterations: int, pool: bool, kept: str = "judged") -> dict:
     """Every plain K and every schedule of one or two rounds (among the traced iterations) over every K up
-    to the traced count, by name ('plain-K', 'K=.. rounds=[..] keep=[..]'): simulate_race's outcome, each
-    raced candidate kept as `kept` says."""
+    to the traced count, by name ('plain-K', 'K=.. rounds=[..] keep=[..]', with own-start traces beside
+    the rows also every count of own starts: '… own=N'): simulate_race's outcome, each raced candidate
+    kept as `kept` says."""
     import itertools
 
     traced = len(rows[0]["candidates"])
+    owned = len(rows[0].get("own", [None])) - 1  # own-start candidates traced after candidate 0
     points = sorted(t for t in rows[0]["candidates"][0]["points"] if t < iterations)
     found = {}
     for count in range(1, traced + 1):
         found[f"plain-{count}"] = simulate_race(rows, None, count, iterations, pool)
-        for rounds in itertools.chain(itertools.combinations(points, 1), itertools.combinations(points, 2)):
-            for keep in itertools.combinations(range(count - 1, 0, -1), len(rounds)):
-                schedule = RaceSchedule(tuple(rounds), tuple(keep))
-                found[f"K={count} rounds={list(rounds)} keep={list(keep)}"] = simulate_race(rows, schedule, count,
-                                                                                            iterations, pool, kept)
+        for own in range(min(owned, count - 1) + 1):
+            said = f" own={own}" if own else ""
+            for rounds in itertools.chain(itertools.combinations(points, 1), itertools.combinations(points, 2)):
+                for keep in itertools.combinations(range(count - 1, 0, -1), len(rounds)):
+                    schedule = RaceSchedule(tuple(rounds), tuple(keep))
+                    found[f"K={count} rounds={list(rounds)} keep={list(keep)}{said}"] = simulate_race(
+                        rows, schedule, count, iterations, pool, kept, own)
     return found
 
 
@@ -617,12 +662,14 @@ def main_simulate(args) -> dict:
     --max-ratio of one take listed, and with --count-on, what those very schedules give on other seeds'
     traces (chosen on some seeds, counted on others)."""
     # 1. every schedule on the seeds it is chosen on
-    rows, iterations, pool = load_traces(args.simulate)
+    if bool(args.own) != bool(args.own_count_on) and args.count_on:
+        raise SystemExit("--own and --own-count-on go together: the races with own starts are counted on both")
+    rows, iterations, pool = load_traces(args.simulate, args.own)
     found = every_schedule(rows, iterations, pool, args.kept)
     # 2. the same schedules on the seeds they are counted on
     counted, held = {}, []
     if args.count_on:
-        held, held_iterations, held_pool = load_traces(args.count_on)
+        held, held_iterations, held_pool = load_traces(args.count_on, args.own_count_on)
         if (held_iterations, held_pool) != (iterations, pool):
             raise SystemExit("--count-on: its traces must be searched as the --simulate ones (iterations, pool)")
         counted = every_schedule(held, iterations, pool, args.kept)
@@ -664,7 +711,7 @@ def main_race(args) -> dict:
     settings = replace(settings_for(DEMO), precision=args.precision, **overrides)
     schedule = None
     if args.race:
-        schedule = RaceSchedule(tuple(args.race), tuple(args.keep or []))
+        schedule = RaceSchedule(tuple(args.race), tuple(args.keep or []), args.own_starts)
         schedule.check(args.candidates, settings.iterations, settings.init_samples, settings.init_top)
     together = batches_populations(torch.device(args.device)) if args.together is None else args.together == "yes"
     with deterministic(args.threads):

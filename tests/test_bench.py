@@ -121,6 +121,17 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     assert crossed["counted_on"] == crossed["chosen_on"] and "K=2 rounds=[1] keep=[1]" in crossed["counted_on"]
     with pytest.raises(SystemExit, match="--count-on"):
         main(["--simulate", str(trace), "--count-on", str(pooled)])
+    # own starts (search.race.own_starts): the pooled trace's candidate 0, then the own-start trace's
+    # candidate 1 (from its own draws) races as the trace without a pool (the seconds: test below)
+    owned = main(["--simulate", str(pooled), "--own", str(trace), "--max-ratio", "10"])
+    assert owned["K=2 rounds=[1] keep=[1] own=1"]["right"] == main(
+        ["--simulate", str(trace), "--max-ratio", "10"])["K=2 rounds=[1] keep=[1]"]["right"]
+    assert owned["K=2 rounds=[1] keep=[1]"] == main(["--simulate", str(pooled), "--max-ratio", "10"])[
+        "K=2 rounds=[1] keep=[1]"]
+    with pytest.raises(SystemExit, match="--own: one trace without --pool"):
+        main(["--simulate", str(pooled), "--own", str(pooled)])
+    with pytest.raises(SystemExit, match="--own and --own-count-on go together"):
+        main(["--simulate", str(pooled), "--own", str(trace), "--count-on", str(pooled)])
     # the traced images judged again from their saved latents: by the trace's judge (none: the guiding CLIP
     # on fresh views) the same scores, by the judge CLIP others; the pixel judge's verdicts are the search's
     latents = np.load(trace.with_suffix(".npz"))
@@ -146,6 +157,12 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
     assert raced["results"][0]["race"]["reached"] in ([20, 1], [1, 20])
     race = raced["results"][0]["race"]
     assert race["kept_at"][race["kept"]] in (1, 20) and race["kept_at"][1 - race["kept"]] == 1
+    # candidate 1 from draws of its own (--own-starts 1): not candidate 1 of the race sharing a pool
+    own = main(["--race", "1", "--keep", "1", "--candidates", "2", "--own-starts", "1", "--plain", "1", "--prompts",
+                "1", "--threads", "1", "--init-samples", "8", "--out", str(tmp_path / "race-own.json")])
+    assert own["race"]["own_starts"] == 1 and raced["race"]["own_starts"] == 0
+    assert own["results"][0]["race"]["scores"][0][0] == race["scores"][0][0], "candidate 0 is the same search"
+    assert own["results"][0]["race"]["scores"][0][1] != race["scores"][0][1]
 
 
 def test_a_simulated_race_keeps_each_candidate_as_its_best_judged_image():
@@ -169,6 +186,31 @@ def test_a_simulated_race_keeps_each_candidate_as_its_best_judged_image():
 
     assert right((0.6, False), "judged") == 1 and right((0.6, False), "last") == 0
     assert right((0.70004, False), "judged") == 0, "equal once rounded: the later image is kept"
+
+
+def test_a_simulated_own_start_races_the_own_start_candidate_at_a_starts_cost():
+    """search.race.own_starts 1 of 2: candidate 1 is the own-start trace's (right here, where the pooled
+    trace's is wrong) and its start costs a start (1 s) where a pooled one costs an evaluation (0.01 s)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from search_quality import simulate_race
+
+    from machine_imagination.search.race import RaceSchedule
+
+    def candidate(start_s, score, right):
+        return {"start_s": start_s, "iteration_s": [0.1] * 4, "judge_s": 0.1,
+                "points": {t: {"score": score, "rounded": round(score, 3), "all": right} for t in (1, 4)}}
+
+    rows = [{"candidates": [candidate(1.0, 0.5, False), candidate(0.01, 0.6, False)],
+             "own": [candidate(1.0, 0.5, False), candidate(1.0, 0.7, True)]}]
+    schedule = RaceSchedule((1,), (1,))
+    pooled, own = (simulate_race(rows, schedule, 2, 4, pool=True, own_starts=n) for n in (0, 1))
+    assert (pooled["right"], own["right"]) == (0, 1)
+    # starts, then 1 + 4 iterations of 0.1 s, then 3 judgings of 0.1 s (two in the round, the finisher's end)
+    assert pooled["seconds_per_sentence"] == pytest.approx(1.0 + 0.01 + 0.5 + 0.3)
+    assert own["seconds_per_sentence"] == pytest.approx(2 * 1.0 + 0.5 + 0.3)
+    assert own["ratio_to_one_take"] == pytest.approx((2 * 1.0 + 0.5 + 0.3) / (1.0 + 0.4 + 0.1))
+    with pytest.raises(ValueError, match="2 own starts simulated, but the own-start trace has 1"):
+        simulate_race(rows, schedule, 3, 4, pool=True, own_starts=2)
 
 
 def test_the_demo_searches_with_the_benchmarks_best_setting():

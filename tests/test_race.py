@@ -101,25 +101,49 @@ def test_a_raced_candidate_is_the_same_search_as_alone(raced, generator, clip):
     assert len(starts) == 4 and min(starts) == records[0].search.start_loss, "candidate 0 has the best draw"
 
 
-def searched_alone(config, records, generator, clip) -> list:
+def searched_alone(config, records, generator, clip, own_starts: int = 0) -> list:
     """Each raced candidate searched alone for the iterations its kept image was judged after: candidate 0
-    as a plain search,
-    candidate k > 0 from the k-th draw of candidate 0's pool (chosen by class)."""
+    and candidates 1 … `own_starts` as plain searches (from their own draws), candidate k > own_starts
+    from the (k − own_starts)-th draw of candidate 0's pool (chosen by class)."""
     parts = [("a storm at sea", 1.0)]
     settings = SearchSettings.from_config(config)
     objective = Objective(generator, clip, parts, settings)
-    pool = SearchState.fresh(records[0].seed, objective, settings, log=lambda m: None, pool=3, by_class=True).pool
-    assert pool.shape[0] == 3 and len({row.tobytes() for row in pool}) == 3
+    pooled = len(records) - 1 - own_starts
+    pool = SearchState.fresh(records[0].seed, objective, settings, log=lambda m: None, pool=pooled,
+                             by_class=True).pool
+    assert pool.shape[0] == pooled and len({row.tobytes() for row in pool}) == pooled
     found = []
     for k, record in enumerate(records):
         reached = SearchSettings.from_config(config, {"iterations": record.race.kept_at(k)})
-        if k == 0:
+        if k <= own_starts:
             found.append(search_prompt(parts, seed=record.seed, generator=generator, clip=clip, settings=reached))
             continue
-        state = SearchState.fresh(record.seed, objective, reached, log=lambda m: None, start=pool[k - 1])
+        state = SearchState.fresh(record.seed, objective, reached, log=lambda m: None,
+                                  start=pool[k - 1 - own_starts])
         advance(state, objective, reached, None, None, lambda m: None)
         found.append(state.result(reached))
     return found
+
+
+def test_own_starts_the_first_candidates_are_plain_searches_the_others_from_the_pool(tiny_models, tmp_path,
+                                                                                    generator, clip):
+    """search.race.own_starts: 2 in a race of four: candidates 0, 1 and 2 are each the plain search of its
+    seed (from its own draws) for the iterations its kept image was judged after, bit for bit, and
+    candidate 3 its seed's search from the first draw of candidate 0's pool (another class's best)."""
+    config = race_config(tiny_models, race={**SCHEDULE, "own_starts": 2})
+    files = [SearchFiles.of_candidate(tmp_path, k) for k in range(4)]
+    search_job(config, text_name="t", index=0, sentence="s", prompt_parts=[["a storm at sea", 1]], seed=11,
+               candidates=files, log=lambda m: None)
+    records = [Latents.load(f.latents) for f in files]
+    assert sorted(records[0].race.reached) == [2, 2, 5, 8]
+    with deterministic(1):
+        alone = searched_alone(config, records, generator, clip, own_starts=2)
+    for k, record in enumerate(records):
+        assert np.array_equal(alone[k].noise, record.noise), k
+        assert np.array_equal(alone[k].class_vector, record.class_vector), k
+        assert alone[k].start_loss == record.search.start_loss, k
+    # the plain searches' starts are each their own seed's best draw; the pooled one's is not candidate 0's
+    assert len({record.search.start_loss for record in records}) == 4
 
 
 def test_the_keep_step_keeps_the_best_finisher_and_a_pick_of_a_stopped_one_as_it_stood(raced, tmp_path):
@@ -361,10 +385,16 @@ def test_a_race_killed_mid_way_resumes_to_the_same_bytes(race_job, tmp_path, kil
     ({"rounds": [0], "keep": [1]}, 4, "'search.race.rounds': \\[0\\] is not a list of whole numbers from 1"),
     ({"rounds": [2]}, 4, "'search.race': a mapping of rounds"),
     ({"rounds": [2], "keep": [1], "init_samples": 2}, 4,
-     "'search.init_samples': the 4 raced candidates start from the best of the first one's 2 \\+ 1 draws "
+     "'search.init_samples': 3 of the 4 raced candidates start from the best of the first one's 2 \\+ 1 draws "
      "\\(1 for it, one for each other\\): it needs at least 3"),
+    ({"rounds": [2], "keep": [1], "own_starts": 4}, 4,
+     "'search.race.own_starts': 4 candidates after the first start from draws of their own, but the race has 4"),
+    ({"rounds": [2], "keep": [1], "own_starts": -1}, 4, "'search.race.own_starts': -1 is not a whole number from 0"),
+    ({"rounds": [2], "keep": [1], "own_starts": True}, 4, "'search.race.own_starts': True is not a whole number"),
+    ({"rounds": [2], "keep": [1], "owns": 1}, 4, "'search.race': a mapping of rounds"),
 ], ids=["keeps-more-than-it-has", "keeps-all", "past-iterations", "one-candidate", "falling", "counts",
-        "zero", "no-keep", "pool-too-small"])
+        "zero", "no-keep", "pool-too-small", "own-starts-past-the-count", "own-starts-negative", "own-starts-bool",
+        "unknown-key"])
 def test_bad_schedules_fail_at_parse_time_naming_the_key(tiny_models, race, candidates, message):
     search = {"init_samples": race.pop("init_samples")} if "init_samples" in race else {}
     config = race_config(tiny_models, race=race, candidates=candidates, **search)
@@ -381,6 +411,10 @@ def test_the_search_jobs_time_follows_the_race(tiny_models):
                          race={"rounds": [2, 6], "keep": [3, 1]})
     generations = 6 * (8 * 2 + 3 * 4 + 1 * 14)
     assert search_work(config) == pytest.approx((17 + 7 * 1 + generations) / (17 + 6 * 20))
+    # two candidates from draws of their own (search.race.own_starts): two more starts of 17 draws
+    config["search"]["race"]["own_starts"] = 2
+    assert search_work(config) == pytest.approx((3 * 17 + 5 * 1 + generations) / (17 + 6 * 20))
+    config["search"]["race"]["own_starts"] = 0
     config["search"]["init_samples"] = 0
     assert search_work(config) == pytest.approx((8 * 1 + generations) / (1 + 6 * 20))
     config["search"]["race"] = None
@@ -404,6 +438,9 @@ def test_in_a_race_the_judge_and_the_count_decide_what_is_searched(tmp_path, tin
 
     raced = search_params()
     assert raced != search_params(judge={"crops": 5})
+    # own starts race again; none said is none (the races before the setting keep their results)
+    assert raced != search_params(search={"race": {**SCHEDULE, "own_starts": 1}})
+    assert raced == search_params(search={"race": {**SCHEDULE, "own_starts": 0}})
     assert search_params(judge={"crops": 5}) == search_params(judge={"crops": 5})
     assert raced != search_params(search={"candidates": 5})
     plain = search_params(search={"race": None})

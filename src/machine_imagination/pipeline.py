@@ -27,6 +27,7 @@ from .film.plan import card_frames, frame_plan
 from .film.settings import FilmSettings
 from .search.candidates import candidate_seed
 from .search.judge import judge_identity
+from .search.race import RaceSchedule
 from .search.settings import SearchSettings
 
 STAGES = ("search", "judge", "keep", "progress", "render")
@@ -130,9 +131,9 @@ class TextJobs:
                     "search.story": story, **flat("packages", package_versions())}
         settings.pop("search.truncation", None)
         settings["generator.truncation"] = config["generator"]["truncation"]
-        race = config["search"]["race"]
+        race = RaceSchedule.from_config(config)
         if race is not None:  # a race: the schedule, and the judge that decides it
-            settings.update(flat("search.race", race))
+            settings.update(flat("search.race", race.identity()))
         if (story and self.candidates > 1) or race is not None:
             settings.update(flat("judge", judge_identity(config)))
         return settings

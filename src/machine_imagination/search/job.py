@@ -177,9 +177,11 @@ def race_sentence(config: dict, sentence: SentenceSearch, record: Sentence, made
     judge = RaceJudge(generator, clip, judge_clip, parts, settings, JudgeSettings.from_config(config).crops)
     # 3. each candidate's state: from its checkpoint, else fresh from its seed (and the pool it shares)
     runners = start_runners([m["search"]["seed"] for m in made_by], objective, settings, previous,
-                            [candidate_checkpointer(config, sentence, k, m, log) for k, m in enumerate(made_by)], log)
-    log(f"racing sentence {sentence.index}: {record.prompt!r} ({len(runners)} candidates, rounds after iterations "
-        f"{', '.join(map(str, schedule.rounds))} keeping {', '.join(map(str, schedule.keep))})")
+                            [candidate_checkpointer(config, sentence, k, m, log) for k, m in enumerate(made_by)], log,
+                            schedule.own_starts)
+    own = f", {schedule.own_starts} of them from draws of their own" if schedule.own_starts else ""
+    log(f"racing sentence {sentence.index}: {record.prompt!r} ({len(runners)} candidates{own}, rounds after "
+        f"iterations {', '.join(map(str, schedule.rounds))} keeping {', '.join(map(str, schedule.keep))})")
     # 4. the race, its decided rounds kept beside the checkpoints until the block is written
     race_log = RaceLog(race_log_path(sentence.checkpoint), digest(made_by)) if sentence.checkpoint else None
     results, outcome_of_race, judged = race(runners, schedule, objective, settings, judge=judge, race_log=race_log,

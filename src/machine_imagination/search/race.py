@@ -11,9 +11,14 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
   draws): candidate 0 starts as it would alone, scoring its seed's draws, and candidate k > 0 starts from
   one of those draws instead of scoring draws of its own (`start_runners`). A start is most of a race's
   cost otherwise (docs/quality.md, "A pool of draws the candidates share"). The draws are chosen by class
-  (`starts.pool_by_class`): candidate 1 from the best draw of another class than candidate 0's, the
-  others from the next best draws of candidate 0's class, because a search ends in its start's class
-  (right 94 % of the time from the right class, 11 % from another: docs/quality.md, "Candidates by class").
+  (`starts.pool_by_class`): the first pooled candidate from the best draw of another class than candidate
+  0's, the others from the next best draws of candidate 0's class, because a search ends in its start's
+  class (right 94 % of the time from the right class, 11 % from another: docs/quality.md, "Candidates by
+  class").
+- With `own_starts: N`, candidates 1 … N start from draws of their own, as they would alone (each scoring
+  its seed's draws, a start's cost), and only the others from the pool: one pool's draws are all near
+  candidate 0's start, and an own start buys back the variety of plain candidates (docs/quality.md,
+  "Own starts in a pooled race").
 - A candidate is the same search in a race as alone: kept as its image judged after t iterations, its
   result is that of its search (from its seed, and for k > 0 from its start in the pool) run for t
   iterations (the best image it had seen), whole when t is the end (`search.loop.advance` runs a
@@ -43,7 +48,7 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +70,7 @@ class RaceSchedule:
 
     rounds: tuple
     keep: tuple
+    own_starts: int = 0  # candidates 1 … own_starts start from draws of their own, not from the pool
 
     @classmethod
     def from_config(cls, config: dict) -> "RaceSchedule | None":
@@ -72,25 +78,39 @@ class RaceSchedule:
         race = config["search"].get("race")
         if race is None:
             return None
-        if not isinstance(race, dict) or set(race) != {"rounds", "keep"}:
+        if not isinstance(race, dict) or not {"rounds", "keep"} <= set(race) <= {"rounds", "keep", "own_starts"}:
             raise ValueError("search.race: a mapping of rounds (the iterations after which the candidates are "
-                             "judged) and keep (how many go on after each), e.g. {rounds: [2, 6], keep: [3, 1]}")
+                             "judged) and keep (how many go on after each), and optionally own_starts (how many "
+                             "candidates start from draws of their own), e.g. {rounds: [2, 6], keep: [3, 1]}")
         for key in ("rounds", "keep"):
             values = race[key]
             if not isinstance(values, list) or not values or not all(
                     isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
                 raise ValueError(f"search.race.{key}: {values!r} is not a list of whole numbers from 1")
-        return cls(tuple(race["rounds"]), tuple(race["keep"]))
+        own = race.get("own_starts", 0)
+        if not isinstance(own, int) or isinstance(own, bool) or own < 0:
+            raise ValueError(f"search.race.own_starts: {own!r} is not a whole number from 0")
+        return cls(tuple(race["rounds"]), tuple(race["keep"]), own)
+
+    def identity(self) -> dict:
+        """What of the schedule decides a race's results (own_starts named only when some candidates start
+        from draws of their own: a race without is as it was before the setting)."""
+        own = {"own_starts": self.own_starts} if self.own_starts else {}
+        return {"rounds": list(self.rounds), "keep": list(self.keep), **own}
 
     def check(self, candidates: int, iterations: int, init_samples: int = 0, init_top: int = 1) -> None:
         """Raise ValueError naming the key no race can follow with `candidates` searches of `iterations`
         iterations, starting from the best `init_top` of `init_samples` + 1 draws (a pool they share)."""
         if candidates < 2:
             raise ValueError(f"search.race: a race needs at least two candidates (search.candidates is {candidates})")
-        if shares_starts(init_samples) and init_top + candidates - 1 > init_samples + 1:
-            raise ValueError(f"search.init_samples: the {candidates} raced candidates start from the best of the first "
-                             f"one's {init_samples} + 1 draws ({init_top} for it, one for each other): it needs at "
-                             f"least {init_top + candidates - 2} (or 0: each candidate draws its own start)")
+        if self.own_starts > candidates - 1:
+            raise ValueError(f"search.race.own_starts: {self.own_starts} candidates after the first start from draws "
+                             f"of their own, but the race has {candidates} (search.candidates)")
+        pooled = candidates - 1 - self.own_starts
+        if shares_starts(init_samples) and init_top + pooled > init_samples + 1:
+            raise ValueError(f"search.init_samples: {pooled} of the {candidates} raced candidates start from the best "
+                             f"of the first one's {init_samples} + 1 draws ({init_top} for it, one for each other): it "
+                             f"needs at least {init_top + pooled - 1} (or 0: each candidate draws its own start)")
         if len(self.rounds) != len(self.keep):
             raise ValueError(f"search.race.keep: one count per round ({len(self.rounds)} rounds, "
                              f"{len(self.keep)} counts)")
@@ -120,10 +140,11 @@ class RaceSchedule:
         the others' likewise, or one evaluation each of a start from the pool) and each candidate's
         iterations' populations, against one search's."""
         start = settings.init_samples + 1
-        others = 1 if shares_starts(settings.init_samples) else start
+        pooled = 1 if shares_starts(settings.init_samples) else start
         one = start + settings.population * settings.iterations
         runs = self.runs(candidates, settings.iterations)
-        return (start + others * (candidates - 1) + settings.population * sum(runs)) / one
+        starts = start * (1 + self.own_starts) + pooled * (candidates - 1 - self.own_starts)
+        return (starts + settings.population * sum(runs)) / one
 
 
 def shares_starts(init_samples: int) -> bool:
@@ -148,7 +169,7 @@ def race_identity(config: dict, seed: int, candidates: int) -> dict | None:
     # before pools; "shared" was the draws by loss alone, before the choice by class)
     pool = {"starts": "shared by class"} if shares_starts(config["search"]["init_samples"]) else {}
     # "kept": a candidate is kept as its best judged image (before, as its last)
-    return {**asdict(schedule), "candidates": int(candidates), "sentence_seed": int(seed),
+    return {**schedule.identity(), "candidates": int(candidates), "sentence_seed": int(seed),
             "digits": DIGITS, "judge": judge_identity(config), "kept": "best judged", **pool}
 
 
@@ -221,20 +242,20 @@ class Runner:
 
 
 def start_runners(seeds: list[int], objective, settings: SearchSettings, previous=None, checkpoints=None,
-                  log=print) -> list[Runner]:
+                  log=print, own_starts: int = 0) -> list[Runner]:
     """The race's candidates, each from its checkpoint or else fresh from its seed: candidate 0 as alone,
     keeping the draws `pool_by_class` chooses from its scored ones (its state's pool, saved with it);
-    candidate k > 0 from the pool's k-th draw (without a pool, from its own draws)."""
+    candidates 1 … `own_starts` as alone too (from their own draws); candidate k > own_starts from the
+    pool's (k − own_starts)-th draw (without a pool, from its own draws)."""
     checkpoints = checkpoints or [None] * len(seeds)
-    pooled = shares_starts(settings.init_samples)
+    pool = len(seeds) - 1 - own_starts if shares_starts(settings.init_samples) else 0
     runners = []
     for k, (seed, checkpoint) in enumerate(zip(seeds, checkpoints)):
         state = SearchState.resume(checkpoint)
         if state is None and k == 0:
-            state = SearchState.fresh(seed, objective, settings, previous, log, pool=len(seeds) - 1 if pooled else 0,
-                                      by_class=True)
+            state = SearchState.fresh(seed, objective, settings, previous, log, pool=pool, by_class=True)
         elif state is None:
-            start = runners[0].state.pool[k - 1] if pooled else None
+            start = runners[0].state.pool[k - 1 - own_starts] if pool and k > own_starts else None
             state = SearchState.fresh(seed, objective, settings, previous, log, start=start)
         runners.append(Runner(seed, state, checkpoint))
     return runners
