@@ -20,7 +20,7 @@ search. With `rounds: [2, 6]` and `keep: [3, 1]`, eight candidates run 2 iterati
   candidate 0's start, and an own start buys back the variety of plain candidates (docs/quality.md,
   "Own starts in a pooled race").
 - A candidate is the same search in a race as alone: kept as its image judged after t iterations, its
-  result is that of its search (from its seed, and for k > 0 from its start in the pool) run for t
+  result is that of its search (from its seed, and a pooled candidate from its start in the pool) run for t
   iterations (the best image it had seen), whole when t is the end (`search.loop.advance` runs a
   search in pieces).
 - The judge decides what is searched, so its settings, the schedule and the number of candidates are
