@@ -619,9 +619,10 @@ def load_traces(paths, own_paths=None) -> tuple[list, int, bool]:
     rows = [row for trace in traces for row in trace["results"]]
     if own_paths:
         owns = [json.loads(Path(path).read_text()) for path in own_paths]
-        if any(t.get("pool") for t in owns) or [(t["seed"], t["settings"]) for t in owns] != [
-                (t["seed"], t["settings"]) for t in traces]:
-            raise SystemExit("--own: one trace without --pool per --simulate trace, of the same seed and settings")
+        if any(t.get("pool") for t in owns) or not all(t.get("pool") for t in traces) or [
+                (t["seed"], t["settings"]) for t in owns] != [(t["seed"], t["settings"]) for t in traces]:
+            raise SystemExit("--own: one trace without --pool per --simulate trace (a --pool one), of the same "
+                             "seed and settings")
         for row, own in zip(rows, (row for trace in owns for row in trace["results"])):
             if own["prompt"] != row["prompt"] or own["candidates"][0]["seed"] != row["candidates"][0]["seed"]:
                 raise SystemExit(f"--own: {own['prompt']!r} beside {row['prompt']!r}: the traces differ")

@@ -128,8 +128,9 @@ def test_the_race_benchmark_traces_simulates_and_races(tmp_path):
         ["--simulate", str(trace), "--max-ratio", "10"])["K=2 rounds=[1] keep=[1]"]["right"]
     assert owned["K=2 rounds=[1] keep=[1]"] == main(["--simulate", str(pooled), "--max-ratio", "10"])[
         "K=2 rounds=[1] keep=[1]"]
-    with pytest.raises(SystemExit, match="--own: one trace without --pool"):
-        main(["--simulate", str(pooled), "--own", str(pooled)])
+    for simulated, own in ((pooled, pooled), (trace, trace)):  # own starts beside a pool, not without one
+        with pytest.raises(SystemExit, match="--own: one trace without --pool"):
+            main(["--simulate", str(simulated), "--own", str(own)])
     with pytest.raises(SystemExit, match="--own and --own-count-on go together"):
         main(["--simulate", str(pooled), "--own", str(trace), "--count-on", str(pooled)])
     # the traced images judged again from their saved latents: by the trace's judge (none: the guiding CLIP
